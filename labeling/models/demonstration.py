@@ -1,0 +1,48 @@
+from django.conf import settings
+from django.db import models
+
+from labeling.models.prompt import MAX_OUTPUT_CHARS, Prompt
+
+
+class Demonstration(models.Model):
+    """The SFT unit: a prompt and the output a person wants the model to give."""
+
+    class Origin(models.TextChoices):
+        IMPORTED = "imported", "Imported reference"
+        WRITTEN = "written", "Written from scratch"
+        ANSWERED = "answered", "Answer to a given prompt"
+        EDITED = "edited", "Edited model completion"
+
+    class ReviewStatus(models.TextChoices):
+        PENDING = "pending", "Pending review"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="demonstrations")
+    output = models.TextField(max_length=MAX_OUTPUT_CHARS)
+    origin = models.CharField(max_length=16, choices=Origin.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="demonstrations",
+    )
+    source_completion = models.ForeignKey(
+        "labeling.Completion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="edits",
+        help_text="For edits: the model completion the annotator started from.",
+    )
+    review_status = models.CharField(
+        max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["prompt", "origin"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_origin_display()}: {self.output[:60]}"

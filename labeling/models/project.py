@@ -1,0 +1,91 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class TaskKind(models.TextChoices):
+    WRITE = "write", "Write a demonstration"
+    ANSWER = "answer", "Answer a prompt"
+    RANK = "rank", "Rank completions"
+    COMPARE = "compare", "Compare two completions"
+    RATE = "rate", "Rate completions"
+    EDIT = "edit", "Edit a completion"
+
+
+def default_task_kinds() -> list[str]:
+    return [kind.value for kind in TaskKind]
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    guidelines = models.TextField(blank=True, help_text="Markdown, shown beside every task.")
+    task_kinds = models.JSONField(
+        default=default_task_kinds,
+        help_text="Task kinds annotators get in this project: " + ", ".join(TaskKind.values),
+    )
+    completions_per_prompt = models.PositiveSmallIntegerField(
+        default=4,
+        validators=[MinValueValidator(2), MaxValueValidator(9)],
+        help_text="n: completions generated for each prompt (ranking uses all of them).",
+    )
+    temperature = models.FloatField(
+        default=0.8, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)]
+    )
+    top_p = models.FloatField(
+        default=0.95, validators=[MinValueValidator(0.01), MaxValueValidator(1.0)]
+    )
+    max_tokens = models.PositiveIntegerField(
+        default=256, validators=[MinValueValidator(1), MaxValueValidator(4096)]
+    )
+    overlap = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text="How many different annotators judge each prompt.",
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        unknown = sorted(set(self.task_kinds or []) - set(TaskKind.values))
+        if unknown:
+            raise ValidationError({"task_kinds": f"Unknown task kinds: {', '.join(unknown)}"})
+        if not self.task_kinds:
+            raise ValidationError({"task_kinds": "Enable at least one task kind."})
+
+    @property
+    def sampling_params(self) -> dict:
+        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens}
+
+
+class Role(models.TextChoices):
+    ANNOTATOR = "annotator", "Annotator"
+    REVIEWER = "reviewer", "Reviewer"
+    ADMIN = "admin", "Project admin"
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.get_role_display()} in {self.project}"

@@ -1,0 +1,35 @@
+from django.db import models
+
+from labeling.models.project import Project
+
+MAX_INSTRUCTION_CHARS = 16_000
+MAX_INPUT_CHARS = 64_000
+MAX_OUTPUT_CHARS = 64_000
+MAX_SHORT_CHARS = 100
+
+
+class Prompt(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
+    instruction = models.TextField(max_length=MAX_INSTRUCTION_CHARS)
+    input = models.TextField(
+        blank=True, max_length=MAX_INPUT_CHARS, help_text="Optional input or context."
+    )
+    category = models.CharField(max_length=MAX_SHORT_CHARS, blank=True)
+    language = models.CharField(max_length=16, blank=True, help_text="BCP 47 code, e.g. en, ko.")
+    source = models.CharField(
+        max_length=MAX_SHORT_CHARS, blank=True, help_text="Where the prompt came from."
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    dedupe_key = models.CharField(
+        max_length=64, editable=False, help_text="SHA-256 of the normalized instruction and input."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "dedupe_key"], name="prompt_unique_in_project")
+        ]
+        indexes = [models.Index(fields=["project", "id"])]
+
+    def __str__(self) -> str:
+        return self.instruction[:80]

@@ -1,0 +1,68 @@
+"""The three roles of a project member and the Django groups that carry their permissions.
+
+Permissions are global in Django; which projects they apply to is decided by Membership.
+"""
+
+from labeling.models import Role
+
+GROUP_NAMES = {
+    Role.ANNOTATOR: "Annotators",
+    Role.REVIEWER: "Reviewers",
+    Role.ADMIN: "Project admins",
+}
+
+_ANNOTATOR_PERMS = {
+    ("labeling", "view_project"),
+    ("labeling", "view_prompt"),
+    ("labeling", "add_demonstration"),
+}
+_REVIEWER_PERMS = _ANNOTATOR_PERMS | {
+    ("labeling", "view_demonstration"),
+    ("labeling", "change_demonstration"),
+    ("labeling", "view_completion"),
+}
+# Project admins manage everything in their own projects, but not users or other projects.
+_ADMIN_APPS = ("labeling", "training")
+_ADMIN_EXCLUDED = {("labeling", "add_project"), ("labeling", "delete_project")}
+
+
+def _admin_perms():
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(content_type__app_label__in=_ADMIN_APPS).exclude(
+        codename__in=[codename for _, codename in _ADMIN_EXCLUDED]
+    )
+
+
+def _perms(pairs):
+    from django.contrib.auth.models import Permission
+    from django.db.models import Q
+
+    query = Q(pk__in=[])
+    for app_label, codename in pairs:
+        query |= Q(content_type__app_label=app_label, codename=codename)
+    return Permission.objects.filter(query)
+
+
+def role_groups_sync() -> None:
+    """Create or update the three groups; safe to run any number of times."""
+    from django.contrib.auth.models import Group
+
+    wanted = {
+        Role.ANNOTATOR: _perms(_ANNOTATOR_PERMS),
+        Role.REVIEWER: _perms(_REVIEWER_PERMS),
+        Role.ADMIN: _admin_perms(),
+    }
+    for role, permissions in wanted.items():
+        group, _ = Group.objects.get_or_create(name=GROUP_NAMES[role])
+        group.permissions.set(permissions)
+
+
+def role_group(role: str):
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.filter(name=GROUP_NAMES[Role(role)]).first()
+    if group is None:
+        role_groups_sync()
+        group = Group.objects.get(name=GROUP_NAMES[Role(role)])
+    return group

@@ -1,0 +1,22 @@
+from django.contrib.auth.models import AbstractUser
+from django.db.models import Count, QuerySet
+
+from labeling.models import Project, Role
+
+
+def projects_for(*, user: AbstractUser) -> QuerySet[Project]:
+    """Projects the user is a member of (all of them for a superuser)."""
+    projects = Project.objects.all() if user.is_superuser else user.projects.all()
+    return projects.annotate(prompt_count=Count("prompts", distinct=True)).order_by("name")
+
+
+def projects_administered_by(*, user: AbstractUser) -> QuerySet[Project]:
+    if user.is_superuser:
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
+
+
+def role_in(*, user: AbstractUser, project: Project) -> str | None:
+    if user.is_superuser:
+        return Role.ADMIN
+    return project.memberships.filter(user=user).values_list("role", flat=True).first()

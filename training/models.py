@@ -1,0 +1,45 @@
+from django.db import models
+from django.db.models import Q
+
+
+class ModelVersion(models.Model):
+    """A servable model of one project: the base model (number 0) or a LoRA adapter on it."""
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate", "Candidate"
+        LIVE = "live", "Live"
+        RETIRED = "retired", "Retired"
+
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.CASCADE, related_name="model_versions"
+    )
+    number = models.PositiveIntegerField(help_text="k in <project>-v<k>; 0 is the base model.")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    base_model_path = models.CharField(max_length=500)
+    adapter_path = models.CharField(
+        max_length=500, blank=True, help_text="LoRA adapter directory; empty for the base model."
+    )
+    served_name = models.CharField(
+        max_length=200, help_text="The model name requests use on the vLLM server."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
+    metrics = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="version_number_unique"),
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(status="live"), name="one_live_version_per_project"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug}-v{self.number} ({self.get_status_display()})"
+
+    @property
+    def is_adapter(self) -> bool:
+        return bool(self.adapter_path)
