@@ -88,4 +88,4 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} – {self.get_role_display()} in {self.project}"
+        return f"{self.user}: {self.get_role_display()} in {self.project}"

@@ -27,7 +27,9 @@ class Prompt(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "dedupe_key"], name="prompt_unique_in_project")
+            models.UniqueConstraint(
+                fields=["project", "dedupe_key"], name="prompt_unique_in_project"
+            )
         ]
         indexes = [models.Index(fields=["project", "id"])]
 
