@@ -1,22 +1,9 @@
-import hashlib
-import re
-import unicodedata
-
 from django.db import transaction
 
 from labeling.models import Project, Prompt
+from labeling.normalize import prompt_dedupe_key, prompt_normalize
 
-_WHITESPACE = re.compile(r"\s+")
-
-
-def prompt_normalize(text: str) -> str:
-    """Normalization used for duplicate detection: NFKC, case-folded, whitespace collapsed."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
-
-
-def prompt_dedupe_key(*, instruction: str, input: str = "") -> str:
-    normalized = prompt_normalize(instruction) + "\x1f" + prompt_normalize(input)
-    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+__all__ = ["prompt_create", "prompt_dedupe_key", "prompt_normalize"]
 
 
 @transaction.atomic
