@@ -44,10 +44,21 @@ def _perms(pairs):
     return Permission.objects.filter(query)
 
 
+def _admin_permissions_ensure() -> None:
+    """post_migrate creates each app's permissions in INSTALLED_APPS order, so those of apps
+    listed after labeling (training) do not exist yet when labeling's handler syncs the groups."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+
+    for app_label in _ADMIN_APPS:
+        create_permissions(apps.get_app_config(app_label), verbosity=0)
+
+
 def role_groups_sync() -> None:
     """Create or update the three groups; safe to run any number of times."""
     from django.contrib.auth.models import Group
 
+    _admin_permissions_ensure()
     wanted = {
         Role.ANNOTATOR: _perms(_ANNOTATOR_PERMS),
         Role.REVIEWER: _perms(_REVIEWER_PERMS),

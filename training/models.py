@@ -43,3 +43,32 @@ class ModelVersion(models.Model):
     @property
     def is_adapter(self) -> bool:
         return bool(self.adapter_path)
+
+
+class ModelServer(models.Model):
+    """What the background worker last saw of one vLLM server, for the admin and the backoff.
+
+    Rows are written only by training.services.model_servers; a URL gets its row on its first
+    check, so the table lists every server the worker has talked to.
+    """
+
+    class State(models.TextChoices):
+        UNKNOWN = "unknown", "Unknown"
+        UP = "up", "Up"
+        DOWN = "down", "Down"
+
+    url = models.CharField(max_length=500, unique=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.UNKNOWN)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    next_retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="While down: no request is sent before this time."
+    )
+
+    class Meta:
+        ordering = ["url"]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.get_state_display()})"
