@@ -29,9 +29,11 @@ _ADMIN_EXCLUDED = {("labeling", "add_project"), ("labeling", "delete_project")}
 def _admin_perms():
     from django.contrib.auth.models import Permission
 
-    return Permission.objects.filter(content_type__app_label__in=_ADMIN_APPS).exclude(
+    own_apps = Permission.objects.filter(content_type__app_label__in=_ADMIN_APPS).exclude(
         codename__in=[codename for _, codename in _ADMIN_EXCLUDED]
     )
+    # Looking users up is needed to add members to a project from its admin page.
+    return own_apps | _perms({("auth", "view_user")})
 
 
 def _perms(pairs):
