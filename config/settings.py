@@ -178,8 +178,12 @@ TASKS = {
     }
 }
 
+ASSIGNMENT_LOCK_SECONDS = int(os.environ.get("ASSIGNMENT_LOCK_SECONDS", 15 * 60))  # task lock
+
 # Model serving.
 VLLM_URLS = env_list("VLLM_URLS")  # empty: the local server started by `serve_model`
+# Per-request seeds for the servers in VLLM_URLS (the local CPU server never gets them).
+VLLM_SEND_SEED = env_bool("VLLM_SEND_SEED", True)
 VLLM_HOST = "127.0.0.1"
 VLLM_PORT = int(os.environ.get("VLLM_PORT", "8100"))
 VLLM_PYTHON = Path(os.environ.get("VLLM_PYTHON", BASE_DIR / ".venv-vllm" / "bin" / "python"))

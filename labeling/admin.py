@@ -2,7 +2,15 @@ from django.contrib import admin
 from django.db.models import Count
 
 from labeling.admin_scoping import ProjectScopedAdmin
-from labeling.models import Completion, Demonstration, Membership, Project, Prompt
+from labeling.models import (
+    Assignment,
+    Completion,
+    Demonstration,
+    Judgement,
+    Membership,
+    Project,
+    Prompt,
+)
 from labeling.selectors.projects import projects_administered_by
 
 
@@ -88,3 +96,42 @@ class CompletionAdmin(ProjectScopedAdmin):
     @admin.display(description="Text")
     def short_text(self, completion):
         return completion.text[:100]
+
+
+# --- the annotation queue: a record of who did what; changed only through the services ---
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ProjectScopedAdmin):
+    list_display = ["kind", "annotator", "prompt", "status", "expires_at", "submitted_at"]
+    list_filter = ["kind", "status", "project"]
+    search_fields = ["annotator__username", "prompt__instruction"]
+    raw_id_fields = ["prompt", "item", "left_completion", "right_completion", "demonstration"]
+    list_select_related = ["annotator", "prompt"]
+    show_full_result_count = False
+    readonly_fields = ["token", "created_at", "submitted_at", "time_spent_ms"]
+
+    def has_add_permission(self, request):
+        return False  # the queue (task_next) hands out assignments
+
+    def has_change_permission(self, request, obj=None):
+        return False  # slot counts depend on status: change it through the services only
+
+
+@admin.register(Judgement)
+class JudgementAdmin(ProjectScopedAdmin):
+    project_path = "prompt__project"
+    list_display = [
+        "kind", "outcome", "choice", "annotator", "prompt", "time_spent_ms", "created_at",
+    ]
+    list_filter = ["kind", "outcome", "choice", "prompt__project"]
+    search_fields = ["annotator__username", "prompt__instruction", "reason"]
+    raw_id_fields = ["assignment", "prompt", "left_completion", "right_completion"]
+    list_select_related = ["annotator", "prompt"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False  # judgements come from annotators through judgement_submit
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a judgement is a record of what an annotator said

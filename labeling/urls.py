@@ -1,9 +1,11 @@
 from django.urls import path
 
-from labeling import views
+from labeling import views, views_workspace
 
 app_name = "labeling"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("p/<slug:slug>/", views_workspace.workspace, name="workspace"),
+    path("p/<slug:slug>/skip/", views_workspace.workspace_skip, name="workspace_skip"),
 ]

@@ -13,7 +13,7 @@ if ! command -v chromium >/dev/null; then
     say "Installing Debian's chromium for the browser tests"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
-    echo "chromium is missing and cannot be installed here: the browser tests will be skipped" >&2
+    echo "chromium is missing and cannot be installed here (not root): the browser tests will fail" >&2
   fi
 fi
 

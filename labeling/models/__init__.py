@@ -1,6 +1,21 @@
+from labeling.models.assignment import Assignment
 from labeling.models.completion import Completion
 from labeling.models.demonstration import Demonstration
+from labeling.models.judgement import Judgement
 from labeling.models.project import Membership, Project, Role, TaskKind
 from labeling.models.prompt import Prompt
+from labeling.models.queue import QueueCursor, QueueItem
 
-__all__ = ["Completion", "Demonstration", "Membership", "Project", "Prompt", "Role", "TaskKind"]
+__all__ = [
+    "Assignment",
+    "Completion",
+    "Demonstration",
+    "Judgement",
+    "Membership",
+    "Project",
+    "Prompt",
+    "QueueCursor",
+    "QueueItem",
+    "Role",
+    "TaskKind",
+]

@@ -1,0 +1,33 @@
+"""`python -m bench NAME [--quick]`: run one benchmark and write bench/results/NAME.json."""
+
+import argparse
+import importlib
+import json
+
+from bench.common import result_build, result_write
+
+# Benchmark name -> module with `run(quick: bool) -> dict`. ("import" is a Python keyword,
+# so that benchmark's module has another name.)
+BENCHMARKS = {
+    "generation": "bench.generation",
+    "import": "bench.import_prompts",
+    "next_task": "bench.next_task",
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("name", choices=sorted(BENCHMARKS))
+    parser.add_argument(
+        "--quick", action="store_true", help="A small smoke run that finishes within a minute."
+    )
+    args = parser.parse_args(argv)
+    module = importlib.import_module(BENCHMARKS[args.name])
+    result = result_build(args.name, module.run(quick=args.quick))
+    path = result_write(args.name, result)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    print(f"Wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,508 @@
+"""`python -m bench next_task`: server time from one submission to the next task rendered.
+
+Each size runs in its own child process on its own throwaway SQLite database: a project with
+N prompts, n=4 completions each, overlap 3, every task kind enabled, and the first half of it
+already done by 60 earlier annotators (queue items full, their assignments and judgements in
+place). Ten annotators then take turns: submit the current task (a valid payload of its kind),
+task_next, task_view, annotator_progress, and render labeling/workspace/task.html (when the
+workspace has it) the way the workspace view does. The figure is that sequence's p95; the
+baseline is the same at the small size, so `ratio` says whether it grows with the project.
+
+`generation_status` (the pre-generation selector the workspace view also calls per render)
+is timed on its own and reported beside the figures: it is not part of the queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+SIZES = (1_000, 100_000)
+QUICK_SIZES = (1_000, 5_000)
+ITERATIONS = 600
+QUICK_ITERATIONS = 150
+ACTIVE_ANNOTATORS = 10
+HISTORY_ANNOTATORS = 60
+OVERLAP = 3
+COMPLETIONS_PER_PROMPT = 4
+DONE_SHARE = 0.5
+GOAL_P95_MS = 50.0
+GOAL_RATIO = 1.5
+
+
+def run(quick: bool) -> dict:
+    """Measure each size in a child process; the largest size's p95 against the smallest's."""
+    from bench.common import child_run
+
+    sizes = QUICK_SIZES if quick else SIZES
+    iterations = QUICK_ITERATIONS if quick else ITERATIONS
+    per_size = {}
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="bench-next-task-") as workdir:
+            args = [sys.executable, "-m", "bench.next_task", "--measure", str(size)]
+            args += ["--iterations", str(iterations), "--workdir", workdir]
+            child = child_run(args, env=dict(os.environ))
+        if child.returncode != 0:
+            raise RuntimeError(f"next_task at {size} prompts failed:\n{child.stderr[-4000:]}")
+        per_size[size] = json.loads(child.stdout.strip().splitlines()[-1])
+    small, large = per_size[sizes[0]], per_size[sizes[-1]]
+    ratio = large["p95_ms"] / small["p95_ms"]
+    return {
+        "metric": f"p95 ms from submit to the next task rendered, {sizes[-1]:,} prompts",
+        "value": large["p95_ms"],
+        "baseline": small["p95_ms"],
+        "goal": f"p95 < {GOAL_P95_MS:g} ms and at most {GOAL_RATIO:g}x the {sizes[0]:,}-prompt p95",
+        "unit": "ms",
+        "params": {
+            "sizes": list(sizes),
+            "iterations": iterations,
+            "overlap": OVERLAP,
+            "completions_per_prompt": COMPLETIONS_PER_PROMPT,
+            "done_share": DONE_SHARE,
+            "active_annotators": ACTIVE_ANNOTATORS,
+            "history_annotators": HISTORY_ANNOTATORS,
+            "database": "SQLite (WAL), one process",
+            "quick": quick,
+        },
+        "met": large["p95_ms"] < GOAL_P95_MS and ratio <= GOAL_RATIO,
+        "per_size": {str(size): figures for size, figures in per_size.items()},
+    }
+
+
+# --- the child: build one project, then measure -------------------------------------------
+
+
+def _measure(size: int, iterations: int, workdir: Path) -> dict:
+    os.environ.setdefault("SECURE_HTTPS", "0")
+    from bench.common import django_setup_throwaway
+
+    django_setup_throwaway(workdir)
+    started = time.perf_counter()
+    project, annotators = _build(size)
+    setup_s = time.perf_counter() - started
+    render = _renderer(project)
+    from labeling.selectors.queue import annotator_progress, task_view
+    from labeling.services.queue import rng, task_next
+
+    rng.seed(size)
+    current = {user.pk: task_next(annotator=user, project=project) for user in annotators}
+    timings, cpu_timings, kinds = [], [], []
+    for i in range(iterations):
+        user = annotators[i % len(annotators)]
+        assignment = current[user.pk]
+        started, cpu_started = time.perf_counter(), time.process_time()
+        if assignment is not None:
+            _submit(assignment, user, i)
+        assignment = task_next(annotator=user, project=project)
+        if assignment is not None:
+            view = task_view(assignment=assignment)
+            progress = annotator_progress(annotator=user, project=project)
+            if render is not None:
+                render(user, view, progress)
+        timings.append((time.perf_counter() - started) * 1000)
+        cpu_timings.append((time.process_time() - cpu_started) * 1000)
+        current[user.pk] = assignment
+        kinds.append(assignment.kind if assignment else "none")
+    return {
+        "prompts": size,
+        "p50_ms": round(statistics.median(timings), 2),
+        "p95_ms": round(_percentile(timings, 95), 2),
+        "max_ms": round(max(timings), 2),
+        # CPU time of this process alone: what the figures are without other load on the host
+        "cpu_p50_ms": round(statistics.median(cpu_timings), 2),
+        "cpu_p95_ms": round(_percentile(cpu_timings, 95), 2),
+        "load_average": os.getloadavg(),
+        "iterations": iterations,
+        "rendered": render is not None,
+        "kinds": {kind: kinds.count(kind) for kind in sorted(set(kinds))},
+        "generation_status_ms": _generation_status_ms(project),
+        "setup_s": round(setup_s, 1),
+    }
+
+
+def _percentile(values: list[float], percent: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
+
+
+def _submit(assignment, user, i: int) -> None:
+    from labeling.models import TaskKind
+    from labeling.services.queue import demonstration_submit, judgement_submit
+
+    ids = assignment.completion_ids
+    token = assignment.token
+    if assignment.kind == TaskKind.RANK:
+        ranking = [[ids[0]], ids[1:3], *[[pk] for pk in ids[3:]]]
+        judgement_submit(token=token, annotator=user, ranking=ranking, time_spent_ms=9000)
+    elif assignment.kind == TaskKind.COMPARE:
+        judgement_submit(token=token, annotator=user, choice="a", time_spent_ms=5000)
+    elif assignment.kind == TaskKind.RATE:
+        ratings = {pk: {"thumb": "up", "helpful": 4, "flags": []} for pk in ids}
+        judgement_submit(token=token, annotator=user, ratings=ratings, time_spent_ms=7000)
+    elif assignment.kind == TaskKind.WRITE:
+        demonstration_submit(
+            token=token,
+            annotator=user,
+            instruction=f"Benchmark instruction {i} {uuid.uuid4()}",
+            output="A written answer.",
+            time_spent_ms=60000,
+        )
+    else:
+        demonstration_submit(
+            token=token, annotator=user, output=f"An answer, edited {i}.", time_spent_ms=30000
+        )
+
+
+def _renderer(project):
+    """render(user, view, progress) building the context as the workspace view does, or None
+    when the workspace's template or forms are not there (then only the services count)."""
+    try:
+        from django.template.loader import get_template
+        from django.test import RequestFactory
+        from django_htmx.middleware import HtmxDetails
+
+        from labeling.forms_workspace import TASK_FORMS
+        from labeling.models import TaskKind
+
+        template = get_template("labeling/workspace/task.html")
+    except Exception as error:  # the workspace is someone else's, maybe not there yet
+        print(f"rendering skipped: {error!r}", file=sys.stderr)
+        return None
+    factory = RequestFactory()
+    # The view also calls generation_status per render; it is timed separately.
+    generation = {"server_up": True, "retry_at": None, "buffered": 0, "target": 0}
+
+    def render(user, view, progress):
+        request = factory.post(f"/p/{project.slug}/", HTTP_HX_REQUEST="true")
+        request.user = user
+        request.htmx = HtmxDetails(request)
+        form = TASK_FORMS[view.kind](completion_ids=[c.id for c in view.completions])
+        if view.kind == TaskKind.EDIT and view.completions:
+            form.initial["output"] = view.completions[0].text
+        context = {
+            "project": project,
+            "task": view,
+            "form": form,
+            "rows": form.rows(view.completions),
+            "errors": [],
+            "unsaved": [],
+            "skip_open": False,
+            "progress": progress,
+            "generation": generation,
+            "is_fragment": True,
+        }
+        return template.render(context, request)
+
+    return render
+
+
+def _generation_status_ms(project) -> float | None:
+    try:
+        from labeling.selectors.generation import generation_status
+
+        started = time.perf_counter()
+        generation_status(project)
+        return round((time.perf_counter() - started) * 1000, 2)
+    except Exception as error:
+        print(f"generation_status not timed: {error!r}", file=sys.stderr)
+        return None
+
+
+def _build(size: int):
+    """The project, its prompts and completions, and half of it already judged, inserted with
+    explicit ids straight into the tables (the ORM would take minutes at 100k prompts), the
+    queue's bookkeeping filled in as the services would have left it."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+    from django.utils import timezone
+
+    from labeling.models import Completion, Prompt
+    from labeling.services.projects import project_create
+
+    User = get_user_model()
+    past = timezone.now() - timedelta(hours=1)
+    with transaction.atomic():
+        project = project_create(
+            name="Bench",
+            slug="bench",
+            overlap=OVERLAP,
+            completions_per_prompt=COMPLETIONS_PER_PROMPT,
+            guidelines="Prefer the answer that is **correct**, then the one that is clear.",
+        )
+        live = project.model_versions.get(status="live")
+        User.objects.bulk_create(
+            [User(username=f"bench{i}") for i in range(ACTIVE_ANNOTATORS + HISTORY_ANNOTATORS)]
+        )
+        users = list(User.objects.filter(username__startswith="bench").order_by("pk"))
+        prompt_ids = range(1, size + 1)
+        _insert(
+            Prompt,
+            [
+                "id",
+                "project",
+                "instruction",
+                "input",
+                "category",
+                "language",
+                "source",
+                "metadata",
+                "dedupe_key",
+                "created_at",
+            ],
+            (
+                (
+                    i,
+                    project.pk,
+                    f"Benchmark prompt {i}: explain one idea in two sentences.",
+                    "",
+                    "",
+                    "",
+                    "bench",
+                    "{}",
+                    hashlib.sha256(str(i).encode()).hexdigest(),
+                    past,
+                )
+                for i in prompt_ids
+            ),
+        )
+        n = COMPLETIONS_PER_PROMPT
+        _insert(
+            Completion,
+            [
+                "id",
+                "prompt",
+                "model_version",
+                "text",
+                "request_id",
+                "index",
+                "sampling_params",
+                "is_synthetic",
+                "finish_reason",
+                "created_at",
+            ],
+            (
+                (
+                    (i - 1) * n + k + 1,
+                    i,
+                    live.pk,
+                    f"Completion {k} of prompt {i}. " * 8,
+                    "",
+                    k,
+                    "{}",
+                    True,
+                    "stop",
+                    past,
+                )
+                for i in prompt_ids
+                for k in range(n)
+            ),
+        )
+        _history(project, live, prompt_ids[: int(size * DONE_SHARE)], users[ACTIVE_ANNOTATORS:])
+    return project, users[:ACTIVE_ANNOTATORS]
+
+
+def _insert(model, fields: list[str], rows) -> None:
+    """executemany of plain tuples, values adapted as the ORM would store them."""
+    from django.db import connection
+
+    model_fields = [model._meta.get_field(name) for name in fields]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in model_fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({marks})"
+    adapters = [_adapter(field) for field in model_fields]
+    batch = []
+    with connection.cursor() as cursor:
+        for row in rows:
+            batch.append([adapt(value) for adapt, value in zip(adapters, row, strict=True)])
+            if len(batch) == 5000:
+                cursor.executemany(sql, batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+
+
+def _adapter(field):
+    from django.db import connection
+
+    kind = field.get_internal_type()
+    if kind == "DateTimeField":
+        return connection.ops.adapt_datetimefield_value
+    if kind == "JSONField":
+        return lambda value: value if isinstance(value, str) or value is None else json.dumps(value)
+    if kind == "UUIDField":
+        return lambda value: value.hex
+    return lambda value: value
+
+
+def _history(project, live, done_prompt_ids, annotators) -> None:
+    """The done half: full queue items, three submitted assignments each, their judgements,
+    and cursors past them, as task_next and the submissions would have left them."""
+    from django.utils import timezone
+
+    from labeling.models import Assignment, Judgement, QueueCursor, QueueItem, TaskKind
+    from labeling.selectors.queue import COMPLETION_KINDS, JUDGEMENT_KINDS
+
+    if not done_prompt_ids:
+        return
+    kinds = [TaskKind.ANSWER, *COMPLETION_KINDS]
+    n = COMPLETIONS_PER_PROMPT
+    done_at = timezone.now() - timedelta(days=1)
+    items, assignments, judgements = [], [], []
+    for prompt_id in done_prompt_ids:
+        completion_ids = [(prompt_id - 1) * n + k + 1 for k in range(n)]
+        for kind in kinds:
+            item_id = len(items) + 1
+            version = None if kind == TaskKind.ANSWER else live.pk
+            items.append((item_id, project.pk, prompt_id, kind, version, OVERLAP, done_at))
+            shown = _shown(kind, completion_ids)
+            left, right = (shown[0], shown[1]) if kind == TaskKind.COMPARE else (None, None)
+            for j in range(OVERLAP):
+                assignment_id = len(assignments) + 1
+                annotator = annotators[(item_id * OVERLAP + j) % len(annotators)].pk
+                assignments.append(
+                    (
+                        assignment_id,
+                        project.pk,
+                        prompt_id,
+                        item_id,
+                        annotator,
+                        kind,
+                        "submitted",
+                        uuid.uuid4(),
+                        shown,
+                        left,
+                        right,
+                        done_at,
+                        "",
+                        done_at,
+                        done_at,
+                        8000,
+                    )
+                )
+                if kind in JUDGEMENT_KINDS:
+                    verdict = _verdict(kind, shown)
+                    judgements.append(
+                        (
+                            assignment_id,
+                            prompt_id,
+                            annotator,
+                            kind,
+                            verdict["outcome"],
+                            verdict.get("ranking"),
+                            verdict.get("choice", ""),
+                            left,
+                            right,
+                            verdict.get("ratings"),
+                            "",
+                            8000,
+                            done_at,
+                        )
+                    )
+    _insert(
+        QueueItem,
+        ["id", "project", "prompt", "kind", "model_version", "taken", "created_at"],
+        items,
+    )
+    _insert(
+        Assignment,
+        [
+            "id",
+            "project",
+            "prompt",
+            "item",
+            "annotator",
+            "kind",
+            "status",
+            "token",
+            "completion_ids",
+            "left_completion",
+            "right_completion",
+            "expires_at",
+            "skip_reason",
+            "created_at",
+            "submitted_at",
+            "time_spent_ms",
+        ],
+        assignments,
+    )
+    _insert(
+        Judgement,
+        [
+            "assignment",
+            "prompt",
+            "annotator",
+            "kind",
+            "outcome",
+            "ranking",
+            "choice",
+            "left_completion",
+            "right_completion",
+            "ratings",
+            "reason",
+            "time_spent_ms",
+            "created_at",
+        ],
+        judgements,
+    )
+    last_prompt = done_prompt_ids[-1]
+    for kind in kinds:
+        position = last_prompt if kind == TaskKind.ANSWER else last_prompt * n
+        QueueCursor.objects.create(
+            project=project,
+            kind=kind,
+            model_version=None if kind == TaskKind.ANSWER else live,
+            position=position,
+            seen=position,
+        )
+
+
+def _shown(kind: str, completion_ids: list[int]) -> list[int]:
+    from labeling.models import TaskKind
+
+    if kind == TaskKind.COMPARE:
+        return completion_ids[:2]
+    if kind == TaskKind.EDIT:
+        return completion_ids[:1]
+    if kind == TaskKind.ANSWER:
+        return []
+    return completion_ids
+
+
+def _verdict(kind: str, shown: list[int]) -> dict:
+    from labeling.models import Judgement, TaskKind
+
+    if kind == TaskKind.RANK:
+        return {"outcome": Judgement.Outcome.RANKED, "ranking": [[pk] for pk in shown]}
+    if kind == TaskKind.COMPARE:
+        return {
+            "outcome": Judgement.Outcome.CHOICE,
+            "choice": Judgement.Choice.A,
+            "left_completion_id": shown[0],
+            "right_completion_id": shown[1],
+        }
+    return {
+        "outcome": Judgement.Outcome.RATED,
+        "ratings": {str(pk): {"thumb": "up"} for pk in shown},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="One size of the next_task benchmark.")
+    parser.add_argument("--measure", type=int, required=True, help="prompts in the project")
+    parser.add_argument("--iterations", type=int, default=ITERATIONS)
+    parser.add_argument("--workdir", type=Path, required=True)
+    args = parser.parse_args()
+    print(json.dumps(_measure(args.measure, args.iterations, args.workdir)))
+
+
+if __name__ == "__main__":
+    main()

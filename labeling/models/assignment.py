@@ -1,0 +1,96 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from labeling.models.completion import Completion
+from labeling.models.demonstration import Demonstration
+from labeling.models.project import Project, TaskKind
+from labeling.models.prompt import Prompt
+from labeling.models.queue import QueueItem
+
+
+class Assignment(models.Model):
+    """Who holds which task until when. The lock (expires_at) and the overlap live here."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUBMITTED = "submitted", "Submitted"
+        SKIPPED = "skipped", "Skipped"
+        EXPIRED = "expired", "Expired"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    prompt = models.ForeignKey(
+        Prompt,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="assignments",
+        help_text="Empty for write tasks: the annotator writes the prompt.",
+    )
+    item = models.ForeignKey(
+        QueueItem,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="assignments",
+        help_text="The queue slot this assignment holds; empty for write tasks.",
+    )
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    kind = models.CharField(max_length=16, choices=TaskKind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    completion_ids = models.JSONField(
+        default=list, blank=True, help_text="Completions shown, in display order."
+    )
+    left_completion = models.ForeignKey(
+        Completion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    right_completion = models.ForeignKey(
+        Completion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    demonstration = models.OneToOneField(
+        Demonstration,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assignment",
+        help_text="What a write, answer or edit task produced.",
+    )
+    expires_at = models.DateTimeField()
+    skip_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["annotator", "item"],
+                condition=Q(item__isnull=False),
+                name="assignment_once_per_annotator",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "annotator"],
+                condition=Q(status="active"),
+                name="assignment_one_active_per_annotator",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["project", "expires_at"],
+                condition=Q(status="active"),
+                name="assignment_active_expiry_idx",
+            ),
+            models.Index(
+                fields=["annotator", "project", "status", "submitted_at"],
+                name="assignment_progress_idx",
+            ),
+            models.Index(fields=["annotator", "project", "id"], name="assignment_latest_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.annotator} ({self.get_status_display()})"

@@ -1,0 +1,71 @@
+from django.conf import settings
+from django.db import models
+
+from labeling.models.assignment import Assignment
+from labeling.models.completion import Completion
+from labeling.models.project import TaskKind
+from labeling.models.prompt import Prompt
+
+
+class Judgement(models.Model):
+    """One annotator's verdict on one prompt's completions. Preferences (chosen, rejected)
+    are derived from these rows, never stored a second time."""
+
+    class Outcome(models.TextChoices):
+        RANKED = "ranked", "Ranked"
+        NONE_ACCEPTABLE = "none_acceptable", "None acceptable"
+        CANNOT_JUDGE = "cannot_judge", "Cannot judge"
+        CHOICE = "choice", "Chose in a comparison"
+        RATED = "rated", "Rated"
+
+    class Choice(models.TextChoices):
+        A = "a", "A (left) is better"
+        B = "b", "B (right) is better"
+        TIE = "tie", "Tie"
+        BOTH_BAD = "both_bad", "Both bad"
+
+    class Thumb(models.TextChoices):
+        UP = "up", "Thumbs up"
+        DOWN = "down", "Thumbs down"
+
+    class Flag(models.TextChoices):
+        HARMFUL = "harmful", "Harmful"
+        FACTUALLY_WRONG = "factually_wrong", "Factually wrong"
+        OFF_TOPIC = "off_topic", "Off-topic"
+        PERSONAL_DATA = "personal_data", "Contains personal data"
+
+    assignment = models.OneToOneField(
+        Assignment, on_delete=models.CASCADE, related_name="judgement"
+    )
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="judgements")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="judgements"
+    )
+    kind = models.CharField(max_length=16, choices=TaskKind.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    ranking = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Tie groups of completion ids, best first: [[5], [7, 8], [6]].",
+    )
+    choice = models.CharField(max_length=16, choices=Choice.choices, blank=True)
+    left_completion = models.ForeignKey(
+        Completion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    right_completion = models.ForeignKey(
+        Completion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ratings = models.JSONField(
+        null=True,
+        blank=True,
+        help_text='{completion id: {"thumb", "helpful", "honest", "harmless", "flags"}}',
+    )
+    reason = models.TextField(blank=True)
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["prompt", "kind"], name="judgement_prompt_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.annotator}: {self.get_outcome_display()}"

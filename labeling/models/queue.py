@@ -1,0 +1,90 @@
+"""The annotation queue's bookkeeping: one row per unit of work, and where the feed stopped.
+
+A QueueItem is one prompt's work of one task kind (for kinds that show completions: of one
+model version). `taken` counts submitted plus active assignments, so picking the next task is
+an index lookup over the open items instead of counting judgements over every prompt.
+Items are created lazily from a cursor over new prompts or new completions (see
+labeling.services.queue), which keeps the open set small however large the project grows.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+from labeling.models.project import Project, TaskKind
+from labeling.models.prompt import Prompt
+
+
+class QueueItem(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="queue_items")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="queue_items")
+    kind = models.CharField(max_length=16, choices=TaskKind.choices)
+    model_version = models.ForeignKey(
+        "training.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="queue_items",
+        help_text="Whose completions are shown; empty for kinds that show none (answer).",
+    )
+    taken = models.PositiveSmallIntegerField(
+        default=0, help_text="Submitted plus active assignments; open while below the overlap."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prompt", "kind", "model_version"],
+                condition=Q(model_version__isnull=False),
+                name="queue_item_unique_per_version",
+            ),
+            models.UniqueConstraint(
+                fields=["prompt", "kind"],
+                condition=Q(model_version__isnull=True),
+                name="queue_item_unique_without_version",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "kind", "taken", "id"], name="queue_item_open_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.prompt_id} ({self.taken} taken)"
+
+
+class QueueCursor(models.Model):
+    """How far QueueItems of one kind were created, in prompt ids (answer) or completion ids
+    of `model_version` (kinds that show completions).
+
+    `position`: every row up to it is done. `seen`: the highest row looked at; rows between
+    the two are young enough that a lower id might still commit, so they are looked at again.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="queue_cursors")
+    kind = models.CharField(max_length=16, choices=TaskKind.choices)
+    model_version = models.ForeignKey(
+        "training.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="queue_cursors",
+    )
+    position = models.BigIntegerField(default=0)
+    seen = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "kind", "model_version"],
+                condition=Q(model_version__isnull=False),
+                name="queue_cursor_unique_per_version",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "kind"],
+                condition=Q(model_version__isnull=True),
+                name="queue_cursor_unique_without_version",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}/{self.kind}/{self.model_version_id}: {self.position}"

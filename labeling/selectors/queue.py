@@ -1,0 +1,293 @@
+"""Reads for the annotation queue: what the workspace shows, progress, and the queue's notices.
+
+Blind by design: nothing here returns another annotator's judgements or demonstrations. The
+workspace gets a TaskView (prompt, completions in display order, guidelines) and nothing else.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from labeling.models import (
+    Assignment,
+    Completion,
+    Demonstration,
+    Project,
+    Prompt,
+    QueueCursor,
+    QueueItem,
+    TaskKind,
+)
+from training.models import ModelVersion
+from training.selectors.model_servers import model_servers_available
+
+# Kinds whose tasks show the model's completions, and those that store a judgement or a
+# demonstration.
+COMPLETION_KINDS = (TaskKind.RANK, TaskKind.COMPARE, TaskKind.RATE, TaskKind.EDIT)
+JUDGEMENT_KINDS = (TaskKind.RANK, TaskKind.COMPARE, TaskKind.RATE)
+DEMONSTRATION_KINDS = (TaskKind.WRITE, TaskKind.ANSWER, TaskKind.EDIT)
+# Counts of work left stop here: the page shows "1000+" rather than paying for a full count.
+LEFT_IN_QUEUE_CAP = 1000
+
+
+@dataclass(frozen=True)
+class PromptView:
+    instruction: str
+    input: str
+    category: str
+
+
+@dataclass(frozen=True)
+class CompletionView:
+    id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """Everything the workspace page renders for one task; it needs no ORM access beyond it."""
+
+    kind: str  # a TaskKind value
+    kind_label: str
+    token: str  # the form carries it back to the submission services
+    prompt: PromptView | None  # None for write tasks: the annotator writes the prompt
+    completions: list[CompletionView]  # display order; for compare [left, right]; edit: one
+    left: CompletionView | None  # compare only (choice "a" means left, "b" right)
+    right: CompletionView | None
+    expires_at: datetime
+    guidelines: str  # the project's markdown; render it sanitized
+    project_name: str
+    project_slug: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    done_today: int
+    done_total: int
+    left_in_queue: int  # tasks of prompt-based kinds still open to this annotator (capped)
+    left_is_capped: bool = False  # True when left_in_queue stopped at LEFT_IN_QUEUE_CAP
+
+
+def live_version_of(project: Project) -> ModelVersion | None:
+    """The project's live model version, whose completions the queue shows."""
+    return ModelVersion.objects.filter(project=project, status=ModelVersion.Status.LIVE).first()
+
+
+def completions_needed(*, project: Project, kind: str) -> int:
+    """How many completions of the live version a prompt needs before a task of `kind`."""
+    if kind == TaskKind.COMPARE:
+        return 2
+    if kind in COMPLETION_KINDS:
+        return project.completions_per_prompt
+    return 0
+
+
+def enabled_kinds(project: Project) -> list[str]:
+    """The project's task kinds in a fixed order (TaskKind's), unknown values dropped."""
+    chosen = set(project.task_kinds or [])
+    return [kind.value for kind in TaskKind if kind.value in chosen]
+
+
+def kinds_in_turn(*, project: Project, last_kind: str | None) -> list[str]:
+    """Enabled kinds, starting after `last_kind`, the kind of the annotator's latest task:
+    a round-robin, so each enabled kind gets an equal share while it has work."""
+    kinds = enabled_kinds(project)
+    if last_kind in kinds:
+        start = kinds.index(last_kind) + 1
+        kinds = kinds[start:] + kinds[:start]
+    return kinds
+
+
+def assignment_current(
+    *, annotator: AbstractBaseUser, project: Project, now: datetime | None = None
+) -> Assignment | None:
+    """The annotator's active task in the project while its lock lasts (a reload shows it)."""
+    return (
+        Assignment.objects.filter(
+            annotator=annotator,
+            project=project,
+            status=Assignment.Status.ACTIVE,
+            expires_at__gt=now or timezone.now(),
+        )
+        .select_related("project")
+        .first()
+    )
+
+
+def open_items(
+    *, project: Project, kind: str, version: ModelVersion | None, annotator: AbstractBaseUser
+) -> QuerySet[QueueItem]:
+    """Queue items of `kind` with a free slot that this annotator was never assigned.
+
+    Items nearest to their overlap come first, so prompts get complete before new ones open.
+    """
+    items = QueueItem.objects.filter(
+        project=project, kind=kind, model_version=version, taken__lt=project.overlap
+    ).filter(~Exists(Assignment.objects.filter(annotator=annotator, item=OuterRef("pk"))))
+    if kind == TaskKind.ANSWER:  # whoever wrote a prompt already gave its answer
+        items = items.filter(
+            ~Exists(Demonstration.objects.filter(prompt=OuterRef("prompt"), author=annotator))
+        )
+    return items.order_by("-taken", "pk")
+
+
+def task_view(*, assignment: Assignment) -> TaskView:
+    """The read model of one assignment for the workspace page."""
+    project = assignment.project
+    prompt = assignment.prompt
+    texts = dict(
+        Completion.objects.filter(pk__in=assignment.completion_ids).values_list("pk", "text")
+    )
+    completions = [
+        CompletionView(id=pk, text=texts[pk]) for pk in assignment.completion_ids if pk in texts
+    ]
+    by_id = {completion.id: completion for completion in completions}
+    return TaskView(
+        kind=assignment.kind,
+        kind_label=TaskKind(assignment.kind).label,
+        token=str(assignment.token),
+        prompt=(
+            PromptView(instruction=prompt.instruction, input=prompt.input, category=prompt.category)
+            if prompt is not None and assignment.kind != TaskKind.WRITE
+            else None
+        ),
+        completions=completions,
+        left=by_id.get(assignment.left_completion_id),
+        right=by_id.get(assignment.right_completion_id),
+        expires_at=assignment.expires_at,
+        guidelines=project.guidelines,
+        project_name=project.name,
+        project_slug=project.slug,
+    )
+
+
+def annotator_progress(*, annotator: AbstractBaseUser, project: Project) -> Progress:
+    """Tasks done today and in all, and how many are still open to this annotator.
+
+    A handful of index-driven queries, each bounded: left_in_queue counts open queue items
+    the annotator never had, plus prompts (or completions, n to a prompt) the queue has not
+    reached yet, and stops at LEFT_IN_QUEUE_CAP.
+    """
+    today = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    done = Assignment.objects.filter(
+        annotator=annotator, project=project, status=Assignment.Status.SUBMITTED
+    ).aggregate(total=Count("pk"), today=Count("pk", filter=Q(submitted_at__gte=today)))
+    left = _left_in_queue(project=project, annotator=annotator)
+    return Progress(
+        done_today=done["today"],
+        done_total=done["total"],
+        left_in_queue=min(left, LEFT_IN_QUEUE_CAP),
+        left_is_capped=left >= LEFT_IN_QUEUE_CAP,
+    )
+
+
+def _left_in_queue(*, project: Project, annotator: AbstractBaseUser) -> int:
+    kinds = [kind for kind in enabled_kinds(project) if kind != TaskKind.WRITE]
+    with_completions = [kind for kind in kinds if kind in COMPLETION_KINDS]
+    live = live_version_of(project) if with_completions else None
+    if live is None:
+        with_completions = []
+    counted = with_completions + ([TaskKind.ANSWER] if TaskKind.ANSWER in kinds else [])
+    if not counted:
+        return 0
+    cap = LEFT_IN_QUEUE_CAP
+    mine = Assignment.objects.filter(annotator=annotator, item=OuterRef("pk"))
+    left = (
+        # kind IN + taken < overlap ride the open-items index; the version is checked after
+        QueueItem.objects.filter(project=project, kind__in=counted, taken__lt=project.overlap)
+        .filter(Q(model_version=live) | Q(model_version__isnull=True))
+        .filter(~Exists(mine))
+        .order_by()[:cap]
+        .count()
+    )
+    seen = {
+        kind: position
+        for kind, position in QueueCursor.objects.filter(project=project)
+        .filter(Q(model_version=live) | Q(model_version__isnull=True))
+        .values_list("kind", "seen")
+    }
+    if TaskKind.ANSWER in kinds:
+        ahead = Prompt.objects.filter(project=project, pk__gt=seen.get(TaskKind.ANSWER, 0))
+        left += ahead[:cap].count()
+    if with_completions:
+        # Completions the queue has not reached, n to a prompt, one task per enabled kind.
+        position = min(seen.get(kind, 0) for kind in with_completions)
+        per_prompt = project.completions_per_prompt
+        ahead = Completion.objects.filter(model_version=live, pk__gt=position)
+        left += ahead[: cap * per_prompt].count() // per_prompt * len(with_completions)
+    return left
+
+
+def _cursor_seen(*, project: Project, kind: str, version: ModelVersion | None) -> int:
+    """The highest prompt or completion id already made into queue items (0: none yet)."""
+    seen = (
+        QueueCursor.objects.filter(project=project, kind=kind, model_version=version)
+        .values_list("seen", flat=True)
+        .first()
+    )
+    return seen or 0
+
+
+def queue_notice(project: Project, *, annotator: AbstractBaseUser | None = None) -> str | None:
+    """A line for the workspace when tasks that need completions cannot be given, else None.
+
+    With `annotator`, work this annotator has already done does not count as available.
+    """
+    kinds = [kind for kind in enabled_kinds(project) if kind in COMPLETION_KINDS]
+    if not kinds:
+        return None
+    live = live_version_of(project)
+    if live is not None and _completion_work_exists(
+        project=project, kinds=kinds, version=live, annotator=annotator
+    ):
+        return None
+    fallback = [kind for kind in enabled_kinds(project) if kind not in COMPLETION_KINDS]
+    meanwhile = (
+        " Meanwhile you get writing and answering tasks."
+        if fallback
+        else " There is nothing else to do in this project until then."
+    )
+    if live is None:
+        return "No model version is live in this project, so there are no completions to judge." + (
+            meanwhile
+        )
+    if not model_servers_available():
+        return "The model server is not answering, so no new completions can be made." + meanwhile
+    return "The model's completions are still being generated." + meanwhile
+
+
+def _completion_work_exists(
+    *, project: Project, kinds: list[str], version: ModelVersion, annotator: AbstractBaseUser | None
+) -> bool:
+    for kind in kinds:
+        if annotator is not None:
+            items = open_items(project=project, kind=kind, version=version, annotator=annotator)
+        else:
+            items = QueueItem.objects.filter(
+                project=project, kind=kind, model_version=version, taken__lt=project.overlap
+            )
+        if items.exists():
+            return True
+        position = _cursor_seen(project=project, kind=kind, version=version)
+        if Completion.objects.filter(model_version=version, pk__gt=position).exists():
+            return True
+    return False
+
+
+def prompts_used_up(*, project: Project, version: ModelVersion) -> QuerySet:
+    """Ids of prompts whose completions of `version` need no more judging: every enabled kind
+    that shows completions has all its overlap taken. The generation buffer can leave them out.
+    """
+    kinds = [kind for kind in enabled_kinds(project) if kind in COMPLETION_KINDS]
+    return (
+        QueueItem.objects.filter(
+            project=project, model_version=version, kind__in=kinds, taken__gte=project.overlap
+        )
+        .values("prompt_id")
+        .annotate(full_kinds=Count("pk"))
+        .filter(full_kinds=len(kinds))
+        .values("prompt_id")
+    )

@@ -1,0 +1,386 @@
+// The annotator's workspace: keyboard shortcuts, drag and drop ranking, time spent, focus.
+// No inline script anywhere (a strict CSP comes later): the page gives data- attributes and
+// this file does the rest. Without it the forms still post and work; this only speeds them up.
+(() => {
+  "use strict";
+
+  const TEXT_TYPES = new Set(["text", "search", "email", "url", "tel", "password"]);
+  const NAV_KEYS = { ArrowDown: 1, ArrowUp: -1, j: 1, k: -1 };
+  let shownAt = performance.now();
+  let currentTask = null;
+
+  const $ = (selector, root = document) => root.querySelector(selector);
+  const $$ = (selector, root = document) => Array.from(root.querySelectorAll(selector));
+  const taskForm = () => document.getElementById("task-form");
+  const taskKind = () => document.getElementById("task")?.dataset.kind || "";
+  const completions = () => $$("[data-completion]", taskForm() || document);
+  const isBusy = (form) => form.classList.contains("htmx-request");
+
+  function isTextField(el) {
+    if (!el || !(el instanceof Element)) return false;
+    if (el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement) return true;
+    if (el instanceof HTMLInputElement) return TEXT_TYPES.has(el.type);
+    return el.isContentEditable;
+  }
+
+  // The shortcut a key press stands for, whatever the keyboard layout or input method
+  // (with a Korean IME on, the A key types "ㅁ": fall back to the physical key then).
+  function shortcutOf(event) {
+    const key = event.key;
+    if (key in NAV_KEYS && key.length > 1) return key;
+    if (/^[a-z0-9?]$/i.test(key)) return key.toLowerCase();
+    const code = event.code || "";
+    if (/^Key[A-Z]$/.test(code)) return code.slice(3).toLowerCase();
+    if (/^(Digit|Numpad)[0-9]$/.test(code)) return code.slice(-1);
+    return key;
+  }
+
+  // --- a task appears --------------------------------------------------------------------
+
+  function taskAppeared() {
+    const task = document.getElementById("task");
+    if (!task || task === currentTask) return;
+    currentTask = task;
+    const spent = $("[data-time-spent]", task);
+    shownAt = performance.now() - (Number(spent?.value) || 0);
+    rankMarksUpdate();
+    reasonUpdate();
+    rateCursorUpdate();
+    focusFirst(task);
+    task.dataset.ready = "true"; // the keyboard is live (browser tests wait for this)
+  }
+
+  function focusFirst(task) {
+    if ($("dialog[open]")) return;
+    const hasErrors = Boolean($(".errors", task));
+    if (hasErrors && task.contains(document.activeElement)) return; // htmx kept the focus
+    const kind = task.dataset.kind;
+    let target = $("[data-autofocus]", task);
+    if (!target && (kind === "rank" || kind === "rate")) {
+      const cards = completions();
+      target = cards.find((card) => !cardIsDone(card)) || cards[0];
+    }
+    if (!target && kind === "compare") target = $("[data-choices] input:checked", task);
+    if (!target) target = taskForm();
+    if (!target) return;
+    target.focus({ preventScroll: true });
+    if (target instanceof HTMLTextAreaElement && target.value) {
+      target.setSelectionRange(target.value.length, target.value.length);
+      target.scrollTop = 0;
+    }
+    const top = $(".prompt", task) || task;
+    if (top.getBoundingClientRect().top < 0) top.scrollIntoView({ block: "start" });
+  }
+
+  function cardIsDone(card) {
+    if (taskKind() === "rank") return Boolean($("[data-rank-input]", card)?.value);
+    return Boolean($("[data-thumb]:checked", card));
+  }
+
+  // --- time spent: set just before any form of the task is sent -------------------------
+
+  document.addEventListener(
+    "submit",
+    (event) => {
+      const spent = $("[data-time-spent]", event.target);
+      if (spent) spent.value = String(Math.max(0, Math.round(performance.now() - shownAt)));
+    },
+    true,
+  );
+
+  // --- rank ------------------------------------------------------------------------------
+
+  function rankSet(card, value) {
+    const input = $("[data-rank-input]", card);
+    if (!input) return;
+    input.value = value;
+    rankMarksUpdate();
+  }
+
+  function rankMarksUpdate() {
+    const cards = completions();
+    const counts = {};
+    for (const card of cards) {
+      const value = $("[data-rank-input]", card)?.value;
+      if (value) counts[value] = (counts[value] || 0) + 1;
+    }
+    for (const card of cards) {
+      const value = $("[data-rank-input]", card)?.value;
+      const mark = $("[data-tie-mark]", card);
+      if (mark) mark.hidden = !(value && counts[value] > 1);
+      card.classList.toggle("is-ranked", Boolean(value));
+    }
+  }
+
+  function rankByPosition() {
+    completions().forEach((card, index) => rankSet(card, String(index + 1)));
+  }
+
+  // --- rate ------------------------------------------------------------------------------
+
+  // The 1-5 scale a digit goes to: the one holding the focus, else the card's first unset one.
+  function scoreRow(card) {
+    const focused = document.activeElement?.closest?.("[data-score]");
+    if (focused && card.contains(focused)) return focused;
+    const rows = $$("[data-score]", card);
+    return rows.find((row) => !$("input:checked", row)) || null;
+  }
+
+  function rateCursorUpdate() {
+    for (const card of completions()) {
+      const next = scoreRow(card);
+      for (const row of $$("[data-score]", card)) row.classList.toggle("is-cursor", row === next);
+    }
+  }
+
+  function check(input) {
+    if (!input) return;
+    input.checked = true;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  // --- moving between completions --------------------------------------------------------
+
+  function move(from, step) {
+    const cards = completions();
+    if (!cards.length) return;
+    const index = cards.indexOf(from);
+    const next = index < 0 ? (step > 0 ? 0 : cards.length - 1) : index + step;
+    const card = cards[Math.max(0, Math.min(cards.length - 1, next))];
+    card.focus();
+    card.scrollIntoView({ block: "nearest" });
+  }
+
+  // --- reason box (none acceptable, cannot judge) ----------------------------------------
+
+  function reasonUpdate() {
+    const form = taskForm();
+    const reason = form && $("[data-reason]", form);
+    if (!reason) return;
+    reason.required = Boolean($("[data-needs-reason]:checked", form));
+  }
+
+  function toggleShortcut(input, form) {
+    if (input.type === "checkbox") {
+      input.checked = !input.checked;
+    } else if (input.checked && input.dataset.needsReason !== undefined) {
+      input.checked = false; // pressing N or C again goes back to the plain verdict
+      const plain = $(`input[name="${input.name}"]:not([data-needs-reason])`, form);
+      if (plain) plain.checked = true;
+    } else {
+      input.checked = true;
+    }
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    if (input.checked && input.dataset.needsReason !== undefined) $("[data-reason]", form)?.focus();
+  }
+
+  // --- the keyboard ----------------------------------------------------------------------
+
+  function openHelp() {
+    const dialog = document.getElementById("shortcut-help");
+    if (dialog && !dialog.open) dialog.showModal();
+  }
+
+  function openSkip() {
+    const skip = $("[data-skip]");
+    if (!skip) return;
+    skip.open = true;
+    $("[data-skip-reason]", skip)?.focus();
+  }
+
+  function onEnter(event, form) {
+    const target = event.target;
+    if (event.ctrlKey || event.metaKey) {
+      const own = target.closest?.("form");
+      const chosen = own && own.method !== "dialog" ? own : form;
+      if (!chosen || isBusy(chosen)) return;
+      event.preventDefault();
+      chosen.requestSubmit();
+      return;
+    }
+    if (!form || target instanceof HTMLTextAreaElement) return;
+    if (target.closest?.("button, a, summary, select, dialog")) return; // their own Enter
+    if (target instanceof HTMLInputElement && target.form !== form) return; // skip form
+    event.preventDefault();
+    if (!isBusy(form)) form.requestSubmit();
+  }
+
+  function onEscape(event) {
+    const target = event.target;
+    if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement) {
+      target.blur();
+      const card = target.closest("[data-completion]");
+      (card || taskForm())?.focus();
+      event.preventDefault();
+      return;
+    }
+    const skip = $("[data-skip][open]");
+    if (skip) {
+      skip.open = false;
+      event.preventDefault();
+    }
+  }
+
+  function onRankKey(key, card, event) {
+    if (/^[1-9]$/.test(key)) {
+      card = card || completions().find((c) => !cardIsDone(c));
+      if (!card) return false;
+      rankSet(card, key);
+      move(card, 1);
+      return true;
+    }
+    if (key === "Backspace" || key === "Delete" || key === "0") {
+      if (!card) return false;
+      rankSet(card, "");
+      return true;
+    }
+    if (key in NAV_KEYS) {
+      const onRadio = event.target instanceof HTMLInputElement && event.target.type === "radio";
+      if (onRadio && key.startsWith("Arrow")) return false;
+      move(card, NAV_KEYS[key]);
+      return true;
+    }
+    return false;
+  }
+
+  function onRateKey(key, card, event) {
+    const onCard = event.target === card;
+    if (key in NAV_KEYS && (onCard || !key.startsWith("Arrow") || !card)) {
+      move(card, NAV_KEYS[key]);
+      return true;
+    }
+    card = card || completions()[0];
+    if (!card) return false;
+    if (key === "u" || key === "d") {
+      check($(`[data-thumb="${key === "u" ? "up" : "down"}"]`, card));
+      if (!card.contains(document.activeElement)) card.focus();
+      rateCursorUpdate();
+      return true;
+    }
+    if (/^[1-5]$/.test(key)) {
+      const row = scoreRow(card);
+      if (!row) return false;
+      check($(`input[value="${key}"]`, row));
+      if (!card.contains(document.activeElement) || row.contains(document.activeElement)) {
+        card.focus();
+      }
+      rateCursorUpdate();
+      if (!scoreRow(card)) move(card, 1);
+      rateCursorUpdate();
+      return true;
+    }
+    return false;
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.isComposing || event.defaultPrevented) return;
+    if (event.keyCode === 229 && isTextField(event.target)) return; // an IME is composing
+    if ($("dialog[open]")) return; // the dialog handles its own keys (Esc closes it)
+    const form = taskForm();
+    if (event.key === "Enter") return onEnter(event, form);
+    if (event.key === "Escape") return onEscape(event);
+    if (event.ctrlKey || event.metaKey || event.altKey || isTextField(event.target)) return;
+    const key = shortcutOf(event);
+    if (key === "?") {
+      event.preventDefault();
+      openHelp();
+      return;
+    }
+    if (key === "g") {
+      const guidelines = $("[data-guidelines]");
+      if (guidelines) guidelines.open = !guidelines.open;
+      return;
+    }
+    if (!form || event.target.closest?.("[data-skip]")) return;
+    if (key === "s") {
+      event.preventDefault();
+      openSkip();
+      return;
+    }
+    const shortcut = /^[a-z]$/.test(key) && $(`[data-shortcut="${key}"]`, form);
+    if (shortcut) {
+      event.preventDefault();
+      toggleShortcut(shortcut, form);
+      return;
+    }
+    const card = event.target.closest?.("[data-completion]") || null;
+    const kind = taskKind();
+    const handled =
+      (kind === "rank" && onRankKey(key, card, event)) ||
+      (kind === "rate" && onRateKey(key, card, event));
+    if (handled) event.preventDefault();
+  });
+
+  document.addEventListener("change", (event) => {
+    if (event.target.matches?.("[data-needs-reason], input[name=outcome]")) reasonUpdate();
+    if (event.target.matches?.("[data-rank-input]")) rankMarksUpdate();
+    if (event.target.closest?.("[data-score]")) rateCursorUpdate();
+  });
+  document.addEventListener("input", (event) => {
+    if (event.target.matches?.("[data-rank-input]")) rankMarksUpdate();
+  });
+  document.addEventListener("focusin", (event) => {
+    if (event.target.closest?.(".rate-item")) rateCursorUpdate();
+  });
+
+  document.addEventListener("click", (event) => {
+    if (event.target.closest?.("[data-open-help]")) openHelp();
+  });
+
+  // --- drag and drop ranking (the number fields stay the source of truth) ---------------
+
+  let dragged = null;
+
+  document.addEventListener("pointerdown", (event) => {
+    const handle = event.target.closest?.("[data-drag-handle]");
+    const card = handle?.closest("[data-completion]");
+    if (card) card.draggable = true; // only the handle starts a drag: text stays selectable
+  });
+  document.addEventListener("dragstart", (event) => {
+    const card = event.target.closest?.("[data-rank-list] [data-completion]");
+    if (!card) return;
+    dragged = card;
+    card.classList.add("is-dragging");
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", card.dataset.completion);
+  });
+  document.addEventListener("dragover", (event) => {
+    if (!dragged) return;
+    const over = event.target.closest?.("[data-completion]");
+    if (!over || over.parentElement !== dragged.parentElement) return;
+    event.preventDefault();
+    if (over === dragged) return;
+    const box = over.getBoundingClientRect();
+    const after = event.clientY > box.top + box.height / 2;
+    over.parentElement.insertBefore(dragged, after ? over.nextSibling : over);
+  });
+  document.addEventListener("drop", (event) => {
+    if (dragged) event.preventDefault();
+  });
+  document.addEventListener("dragend", () => {
+    if (!dragged) return;
+    dragged.classList.remove("is-dragging");
+    dragged.draggable = false;
+    dragged.focus();
+    dragged = null;
+    rankByPosition();
+  });
+
+  // --- start -----------------------------------------------------------------------------
+
+  function start() {
+    const guidelines = $("[data-guidelines]");
+    if (guidelines && window.matchMedia("(max-width: 60rem)").matches) guidelines.open = false;
+    taskAppeared();
+  }
+  document.addEventListener("htmx:afterSettle", taskAppeared);
+  // A failed request swaps nothing: say so, and leave everything typed where it is.
+  const requestFailed = () => {
+    const note = $("[data-request-error]");
+    if (note) note.hidden = false;
+  };
+  document.addEventListener("htmx:responseError", requestFailed);
+  document.addEventListener("htmx:sendError", requestFailed);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,66 @@
+"""The Django side: which servers the app uses and which adapters serve_model loads."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from labeling import model_servers
+from labeling.model_servers import ServedAdapter, adapters_to_serve, send_seed, server_urls
+from tests.factories import ProjectFactory
+from training.models import ModelVersion
+
+
+def version(project, number, status=ModelVersion.Status.CANDIDATE):
+    name = f"{project.slug}-v{number}"
+    return ModelVersion.objects.create(
+        project=project,
+        number=number,
+        base_model_path="/models/base",
+        adapter_path=f"/adapters/{name}",
+        served_name=name,
+        status=status,
+    )
+
+
+@pytest.mark.django_db
+def test_serve_model_loads_live_and_recent_adapters_of_every_project():
+    alpha, beta = ProjectFactory(slug="alpha"), ProjectFactory(slug="beta")
+    # Each project starts with its base model live as v0 (served as itself, no adapter).
+    ModelVersion.objects.filter(project=alpha).update(status=ModelVersion.Status.RETIRED)
+    version(alpha, 1, status=ModelVersion.Status.LIVE)
+    for number in range(2, 7):
+        version(alpha, number)
+    version(alpha, 7, status=ModelVersion.Status.RETIRED)
+    version(beta, 1, status=ModelVersion.Status.RETIRED)
+    version(beta, 2)
+
+    names = sorted(adapter.name for adapter in adapters_to_serve(recent=3))
+
+    assert names == ["alpha-v1", "alpha-v4", "alpha-v5", "alpha-v6", "beta-v2"]
+    assert ServedAdapter(name="beta-v2", path="/adapters/beta-v2") in adapters_to_serve()
+
+
+def test_local_cpu_server_gets_no_seeds_and_configured_servers_follow_the_setting(
+    settings, monkeypatch
+):
+    settings.VLLM_URLS = []
+    settings.VLLM_PORT = 8100
+    monkeypatch.setattr(model_servers, "_local_server_is_cpu", lambda python: True)
+    assert server_urls() == ["http://127.0.0.1:8100"]
+    assert send_seed() is False
+    assert model_servers.server_pool().clients[0].send_seed is False
+
+    settings.VLLM_URLS = ["http://gpu-1:8000", "http://gpu-2:8000"]
+    settings.VLLM_SEND_SEED = True
+    assert server_urls() == ["http://gpu-1:8000", "http://gpu-2:8000"]
+    assert send_seed() is True
+    settings.VLLM_SEND_SEED = False
+    assert send_seed() is False
+
+
+def test_serve_model_starts_nothing_when_servers_are_configured(settings):
+    settings.VLLM_URLS = ["http://gpu-1:8000"]
+    out = StringIO()
+    call_command("serve_model", stdout=out)
+    assert "using the configured servers: http://gpu-1:8000" in out.getvalue()

@@ -1,0 +1,112 @@
+"""python -m training.engine METHOD --data DIR --out DIR [--config FILE] [--base-model DIR]
+[--set key=value ...]
+
+Prints one progress line per logged step and, last, a JSON summary on stdout. A bad
+configuration or snapshot exits with status 2 and the reason; Ctrl-C stops at the next step
+boundary (status 130) without publishing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+
+from training.engine.config import ConfigError, load_config
+from training.engine.schema import METHODS
+
+EXIT_CONFIG = 2
+EXIT_CANCELLED = 130
+SHOWN_METRICS = (
+    "rewards/accuracies",
+    "rewards/margins",
+    "accuracy",
+    "margin",
+    "kl",
+    "reward",
+    "eval_loss",
+    "mean_token_accuracy",
+)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.engine", description=__doc__.split("\n\n")[1]
+    )
+    parser.add_argument("method", choices=METHODS)
+    parser.add_argument(
+        "--data", required=True, help="snapshot directory (manifest.json + *.jsonl)"
+    )
+    parser.add_argument("--out", required=True, help="directory to publish the adapter into")
+    parser.add_argument("--config", help="JSON file of settings (nested or dotted keys)")
+    parser.add_argument("--base-model", help="base model directory (overrides the config)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one setting, e.g. --set dpo.beta=0.2 (repeatable)",
+    )
+    return parser.parse_args(argv)
+
+
+def format_event(event) -> str:
+    parts = [f"[{event.phase}] {event.kind} step {event.step}/{event.total_steps}"]
+    if event.loss is not None:
+        parts.append(f"loss {event.loss:.4f}")
+    parts.extend(f"{k}={event.metrics[k]:.4g}" for k in SHOWN_METRICS if k in event.metrics)
+    if event.remaining_s is not None:
+        parts.append(f"eta {event.remaining_s:.0f}s")
+    return " ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    overrides = [*args.overrides, f"output_dir={args.out}"]
+    if args.base_model:
+        overrides.append(f"base_model={args.base_model}")
+    try:
+        config = load_config(args.config, args.method, overrides)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+    import datasets
+
+    from training.engine import train
+    from training.engine.progress import Cancelled
+
+    datasets.disable_progress_bars()
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def progress(event) -> None:
+        print(format_event(event), flush=True)
+
+    try:
+        result = train(config, args.data, progress, should_stop=stop.is_set)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except Cancelled as exc:
+        print(f"cancelled: {exc}", file=sys.stderr)
+        return EXIT_CANCELLED
+    summary = {
+        "method": result.method,
+        "output_dir": result.output_dir,
+        "steps": result.steps,
+        "metrics": result.metrics,
+    }
+    print(json.dumps(summary, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,549 @@
+"""Training configuration: one dataclass for every method, a preset per method, and checks.
+
+Every field carries a help string (the TRL convention) so a form or `--help` can show it.
+Method-specific settings live in nested dataclasses (`config.dpo.beta`, `config.kto...`);
+overrides address them with dotted keys: `--set dpo.beta=0.2`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training.engine.schema import (
+    METHODS,
+    MIN_TRAIN_ROWS,
+    ROW_NOUN,
+    DatasetStats,
+    describe_formats,
+    missing_columns,
+)
+
+DEFAULT_BASE_MODEL = "var/models/SmolLM2-135M-Instruct"
+
+# trl 1.16 DPOConfig.loss_type accepts these names (see its help string).
+DPO_LOSS_TYPES = (
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sft",
+    "sigmoid_norm",
+)
+KTO_LOSS_TYPES = ("kto", "apo_zero_unpaired")
+RLHF_ALGORITHMS = ("rloo", "grpo")
+
+MIN_MAX_LENGTH = 32
+
+
+class ConfigError(ValueError):
+    """A configuration or dataset that cannot train; the message says what to change."""
+
+
+@dataclass
+class DPOOptions:
+    beta: float = field(
+        default=0.1,
+        metadata={
+            "help": "How far the policy may move from the reference: higher keeps it closer."
+        },
+    )
+    loss_type: str = field(
+        default="sigmoid",
+        metadata={"help": f"DPO loss variant, one of TRL's: {', '.join(DPO_LOSS_TYPES)}."},
+    )
+    label_smoothing: float = field(
+        default=0.0,
+        metadata={"help": "Assumed label-flip probability (robust DPO) or EXO's epsilon."},
+    )
+
+
+@dataclass
+class KTOOptions:
+    beta: float = field(
+        default=0.1, metadata={"help": "How far the policy may move from the reference."}
+    )
+    loss_type: str = field(
+        default="kto", metadata={"help": f"KTO loss variant: {', '.join(KTO_LOSS_TYPES)}."}
+    )
+    desirable_weight: float = field(
+        default=1.0,
+        metadata={"help": "Weight of desirable completions' losses (balances unequal counts)."},
+    )
+    undesirable_weight: float = field(
+        default=1.0,
+        metadata={"help": "Weight of undesirable completions' losses (balances unequal counts)."},
+    )
+
+
+@dataclass
+class ORPOOptions:
+    beta: float = field(
+        default=0.1,
+        metadata={
+            "help": "Lambda of the ORPO paper: weight of the odds-ratio term vs the NLL term."
+        },
+    )
+
+
+@dataclass
+class RewardOptions:
+    center_rewards_coefficient: float = field(
+        default=0.0,
+        metadata={
+            "help": "Pull rewards towards mean zero with this weight (0 disables; 0.01 is usual)."
+        },
+    )
+
+
+@dataclass
+class RLHFOptions:
+    reward_model: str = field(
+        default="",
+        metadata={
+            "help": "Reward model directory (full model or reward adapter). Empty: train one "
+            "first on the snapshot's preference pairs."
+        },
+    )
+    algorithm: str = field(
+        default="rloo", metadata={"help": f"Policy optimiser: {', '.join(RLHF_ALGORITHMS)}."}
+    )
+    reward_epochs: float = field(
+        default=1.0, metadata={"help": "Epochs of reward-model training when none is given."}
+    )
+    reward_learning_rate: float = field(
+        default=1e-4,
+        metadata={"help": "Learning rate of reward-model training when none is given."},
+    )
+    num_generations: int = field(
+        default=4, metadata={"help": "Completions sampled per prompt (at least 2)."}
+    )
+    max_new_tokens: int = field(
+        default=48, metadata={"help": "Longest sampled completion, in tokens."}
+    )
+    temperature: float = field(default=0.9, metadata={"help": "Sampling temperature."})
+    beta: float = field(
+        default=0.05,
+        metadata={"help": "KL penalty weight towards the reference policy (0 disables it)."},
+    )
+
+
+@dataclass
+class CPTOptions:
+    chunk_length: int = field(
+        default=512,
+        metadata={"help": "Tokens per training chunk; capped by the model's context length."},
+    )
+    deduplicate: bool = field(
+        default=True, metadata={"help": "Drop exact duplicate documents after cleaning."}
+    )
+
+
+@dataclass
+class TrainConfig:
+    method: str = field(default="sft", metadata={"help": f"Training method: {', '.join(METHODS)}."})
+    base_model: str = field(
+        default=DEFAULT_BASE_MODEL,
+        metadata={"help": "Directory of the base model (safetensors + tokenizer) to start from."},
+    )
+    output_dir: str = field(
+        default="",
+        metadata={"help": "Where the adapter (or full weights) and meta.json are published."},
+    )
+    lora: bool = field(
+        default=True, metadata={"help": "Train a LoRA adapter; false fine-tunes all weights."}
+    )
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling numerator (alpha / r)."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA branch."})
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+        metadata={"help": "Module names that get LoRA adapters."},
+    )
+    learning_rate: float = field(default=1e-4, metadata={"help": "Peak learning rate (AdamW)."})
+    lr_scheduler_type: str = field(
+        default="linear", metadata={"help": "Learning-rate schedule (transformers' names)."}
+    )
+    warmup_steps: int = field(default=0, metadata={"help": "Linear warm-up steps."})
+    num_train_epochs: float = field(
+        default=1.0, metadata={"help": "Passes over the train split (ignored when max_steps > 0)."}
+    )
+    max_steps: int = field(
+        default=-1, metadata={"help": "Stop after this many optimiser steps (-1: use epochs)."}
+    )
+    batch_size: int = field(default=4, metadata={"help": "Rows per device per forward pass."})
+    gradient_accumulation_steps: int = field(
+        default=1, metadata={"help": "Forward passes per optimiser step."}
+    )
+    max_length: int = field(
+        default=512, metadata={"help": "Longest tokenized sequence (prompt + completion)."}
+    )
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "Recompute activations to save memory (slower)."}
+    )
+    seed: int = field(default=42, metadata={"help": "Random seed (data order, adapter init)."})
+    logging_steps: int = field(default=1, metadata={"help": "Report loss every N steps."})
+    eval: bool = field(
+        default=True, metadata={"help": "Evaluate on the held-out split after training."}
+    )
+    eval_split: str = field(
+        default="validation", metadata={"help": "Held-out split to evaluate on (validation, test)."}
+    )
+    eval_max_samples: int = field(
+        default=32, metadata={"help": "Evaluate on at most this many held-out rows."}
+    )
+    eval_max_new_tokens: int = field(
+        default=64, metadata={"help": "Greedy generation length for ROUGE/BLEU and win rates."}
+    )
+    dpo: DPOOptions = field(default_factory=DPOOptions, metadata={"help": "DPO settings."})
+    kto: KTOOptions = field(default_factory=KTOOptions, metadata={"help": "KTO settings."})
+    orpo: ORPOOptions = field(default_factory=ORPOOptions, metadata={"help": "ORPO settings."})
+    reward: RewardOptions = field(
+        default_factory=RewardOptions, metadata={"help": "Reward-model settings."}
+    )
+    rlhf: RLHFOptions = field(default_factory=RLHFOptions, metadata={"help": "RLHF settings."})
+    cpt: CPTOptions = field(
+        default_factory=CPTOptions, metadata={"help": "Continued pre-training settings."}
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# Defaults that finish in minutes on a 2-core CPU with the 135M model.
+_PRESETS: dict[str, dict[str, Any]] = {
+    "sft": {"learning_rate": 2e-4, "num_train_epochs": 2.0, "batch_size": 4},
+    "cpt": {"learning_rate": 2e-4, "num_train_epochs": 1.0, "batch_size": 4},
+    "reward": {"learning_rate": 1e-4, "num_train_epochs": 2.0, "batch_size": 4},
+    "dpo": {"learning_rate": 5e-5, "num_train_epochs": 2.0, "batch_size": 4},
+    "kto": {"learning_rate": 5e-5, "num_train_epochs": 2.0, "batch_size": 4},
+    "orpo": {"learning_rate": 1e-4, "num_train_epochs": 2.0, "batch_size": 4},
+    "rlhf": {"learning_rate": 1e-5, "num_train_epochs": 1.0, "batch_size": 8, "max_steps": 8},
+}
+
+
+def preset(method: str) -> TrainConfig:
+    """A sensible default configuration for `method` on a small CPU run."""
+    if method not in METHODS:
+        raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    return apply_overrides(TrainConfig(method=method), _PRESETS[method])
+
+
+def load_config(
+    path: str | Path | None,
+    method: str,
+    overrides: Mapping[str, Any] | Iterable[str] | None = None,
+) -> TrainConfig:
+    """preset(method), then the JSON file at `path` (nested or dotted keys), then `overrides`.
+
+    `overrides` is a mapping or `key=value` strings (values parsed by the field's type).
+    """
+    config = preset(method)
+    if path is not None:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path} must hold a JSON object")
+        if data.get("method", method) != method:
+            raise ConfigError(
+                f"config file {path} is for method {data['method']!r}, not {method!r}"
+            )
+        config = apply_overrides(config, _flatten(data))
+    if overrides is not None:
+        config = apply_overrides(config, parse_overrides(overrides))
+    return config
+
+
+def parse_overrides(overrides: Mapping[str, Any] | Iterable[str]) -> dict[str, Any]:
+    if isinstance(overrides, Mapping):
+        return _flatten(dict(overrides))
+    parsed: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} must look like key=value")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def apply_overrides(config: TrainConfig, values: Mapping[str, Any]) -> TrainConfig:
+    """A copy of `config` with dotted `values` set, each coerced to its field's type."""
+    config = _deepcopy(config)
+    for key, raw in values.items():
+        target, name = _resolve(config, key)
+        hint = typing.get_type_hints(type(target))[name]
+        setattr(target, name, _coerce(raw, hint, key))
+    return config
+
+
+def _deepcopy(config: TrainConfig) -> TrainConfig:
+    nested = {
+        f.name: dataclasses.replace(getattr(config, f.name))
+        for f in dataclasses.fields(config)
+        if dataclasses.is_dataclass(getattr(config, f.name))
+    }
+    copy = dataclasses.replace(config, **nested)
+    copy.lora_target_modules = list(config.lora_target_modules)
+    return copy
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _resolve(config: TrainConfig, key: str) -> tuple[Any, str]:
+    target: Any = config
+    parts = key.split(".")
+    for part in parts[:-1]:
+        child = getattr(target, part, None)
+        if not dataclasses.is_dataclass(child):
+            raise ConfigError(f"unknown setting {key!r}")
+        target = child
+    name = parts[-1]
+    names = [f.name for f in dataclasses.fields(target)]
+    if name not in names or dataclasses.is_dataclass(getattr(target, name)):
+        raise ConfigError(f"unknown setting {key!r}; known here: {', '.join(sorted(names))}")
+    return target, name
+
+
+def _coerce(raw: Any, hint: Any, key: str) -> Any:
+    try:
+        if hint is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if hint is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError(raw)
+            return int(float(raw)) if isinstance(raw, str) and "e" in raw.lower() else int(raw)
+        if hint is float:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return float(raw)
+        if hint is str:
+            return str(raw)
+        if typing.get_origin(hint) is list:
+            if isinstance(raw, str):
+                text = raw.strip()
+                items = json.loads(text) if text.startswith("[") else text.split(",")
+            else:
+                items = list(raw)
+            return [str(item).strip() for item in items if str(item).strip()]
+    except (TypeError, ValueError, json.JSONDecodeError):
+        pass
+    raise ConfigError(f"setting {key!r} needs a {getattr(hint, '__name__', hint)}, got {raw!r}")
+
+
+def kto_weight_ranges(
+    n_desirable: int, n_undesirable: int, desirable_weight: float, undesirable_weight: float
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """TRL's recommended desirable and undesirable weight ranges (KTO paper, Eq. 8).
+
+    Same arithmetic and rounding as trl 1.16 `KTOTrainer._prepare_dataset`.
+    """
+    nd, nu = max(n_desirable, 1), max(n_undesirable, 1)
+    desirable = (
+        round(nu * undesirable_weight / nd, 2),
+        round(nu * undesirable_weight / nd * 1.33, 2),
+    )
+    undesirable = (
+        round(nd * desirable_weight / nu / 1.33, 2),
+        round(nd * desirable_weight / nu, 2),
+    )
+    return desirable, undesirable
+
+
+def kto_weights_balanced(
+    n_desirable: int, n_undesirable: int, desirable_weight: float, undesirable_weight: float
+) -> bool:
+    if n_desirable == n_undesirable:
+        return True
+    (dlo, dhi), (ulo, uhi) = kto_weight_ranges(
+        n_desirable, n_undesirable, desirable_weight, undesirable_weight
+    )
+    return dlo <= desirable_weight <= dhi or ulo <= undesirable_weight <= uhi
+
+
+def validate(config: TrainConfig, dataset_stats: DatasetStats | None = None) -> None:
+    """Raise ConfigError naming the first problem that would make the run fail or learn nothing."""
+    problems = _config_problems(config)
+    if dataset_stats is not None and not problems:
+        problems = _dataset_problems(config, dataset_stats)
+    if problems:
+        raise ConfigError(problems[0] if len(problems) == 1 else "; ".join(problems))
+
+
+def _config_problems(c: TrainConfig) -> list[str]:
+    if c.method not in METHODS:
+        return [f"unknown method {c.method!r}; choose one of {', '.join(METHODS)}"]
+    p: list[str] = []
+    if not c.base_model:
+        p.append("base_model is empty: give the base model directory")
+    if c.lora:
+        if c.lora_r <= 0:
+            p.append(f"lora_r must be a positive rank, got {c.lora_r}")
+        if c.lora_alpha <= 0:
+            p.append(f"lora_alpha must be positive, got {c.lora_alpha}")
+        if not 0.0 <= c.lora_dropout < 1.0:
+            p.append(f"lora_dropout must be in [0, 1), got {c.lora_dropout}")
+        if not c.lora_target_modules:
+            p.append("lora_target_modules is empty: name the modules to adapt (e.g. q_proj)")
+    if c.learning_rate <= 0:
+        p.append(f"learning_rate must be positive, got {c.learning_rate}")
+    if c.batch_size < 1:
+        p.append(f"batch_size must be at least 1, got {c.batch_size}")
+    if c.gradient_accumulation_steps < 1:
+        p.append(
+            f"gradient_accumulation_steps must be at least 1, got {c.gradient_accumulation_steps}"
+        )
+    if c.max_steps <= 0 and c.num_train_epochs <= 0:
+        p.append("set num_train_epochs > 0 or max_steps > 0: nothing would be trained")
+    if c.max_length < MIN_MAX_LENGTH:
+        p.append(
+            f"max_length {c.max_length} is too small to hold a prompt and a completion "
+            f"(at least {MIN_MAX_LENGTH} tokens)"
+        )
+    if c.logging_steps < 1:
+        p.append(f"logging_steps must be at least 1, got {c.logging_steps}")
+    if c.eval_split not in ("validation", "test"):
+        p.append(f"eval_split must be 'validation' or 'test', got {c.eval_split!r}")
+    p.extend(_method_problems(c))
+    return p
+
+
+def _method_problems(c: TrainConfig) -> list[str]:
+    p: list[str] = []
+    if c.method == "dpo":
+        if c.dpo.loss_type not in DPO_LOSS_TYPES:
+            p.append(f"dpo.loss_type {c.dpo.loss_type!r} is not one of {', '.join(DPO_LOSS_TYPES)}")
+        if c.dpo.beta <= 0:
+            p.append(f"dpo.beta must be positive, got {c.dpo.beta}")
+        if c.dpo.loss_type == "robust" and not 0.0 <= c.dpo.label_smoothing < 0.5:
+            p.append("dpo.label_smoothing must be in [0, 0.5) for the robust loss")
+        if c.dpo.loss_type == "exo_pair" and c.dpo.label_smoothing <= 0:
+            p.append("dpo.label_smoothing must be > 0 for the exo_pair loss (1e-3 is usual)")
+    elif c.method == "kto":
+        if c.kto.loss_type not in KTO_LOSS_TYPES:
+            p.append(f"kto.loss_type {c.kto.loss_type!r} is not one of {', '.join(KTO_LOSS_TYPES)}")
+        if c.kto.beta <= 0:
+            p.append(f"kto.beta must be positive, got {c.kto.beta}")
+        if c.kto.desirable_weight <= 0 or c.kto.undesirable_weight <= 0:
+            p.append("kto.desirable_weight and kto.undesirable_weight must be positive")
+        if c.kto.loss_type == "kto" and c.batch_size < 2:
+            p.append(
+                f"KTO needs batch_size >= 2 (got {c.batch_size}): its KL term is estimated from "
+                "the other completions in the same batch"
+            )
+    elif c.method == "orpo":
+        if c.orpo.beta <= 0:
+            p.append(f"orpo.beta must be positive, got {c.orpo.beta}")
+    elif c.method == "rlhf":
+        r = c.rlhf
+        if r.algorithm not in RLHF_ALGORITHMS:
+            p.append(f"rlhf.algorithm {r.algorithm!r} is not one of {', '.join(RLHF_ALGORITHMS)}")
+        if r.num_generations < 2:
+            p.append(
+                f"rlhf.num_generations must be at least 2 (got {r.num_generations}): the "
+                "advantage of a completion is measured against the others for its prompt"
+            )
+        elif (c.batch_size * c.gradient_accumulation_steps) % r.num_generations:
+            p.append(
+                f"batch_size x gradient_accumulation_steps ({c.batch_size} x "
+                f"{c.gradient_accumulation_steps}) must be a multiple of rlhf.num_generations "
+                f"({r.num_generations}) so that every prompt's completions share a batch"
+            )
+        if r.max_new_tokens < 1:
+            p.append(f"rlhf.max_new_tokens must be at least 1, got {r.max_new_tokens}")
+        if r.temperature <= 0:
+            p.append(f"rlhf.temperature must be positive, got {r.temperature}")
+        if r.beta < 0:
+            p.append(f"rlhf.beta (KL weight) must be >= 0, got {r.beta}")
+        if r.reward_model and not Path(r.reward_model).is_dir():
+            p.append(f"rlhf.reward_model {r.reward_model} is not a directory")
+        if not r.reward_model and r.reward_epochs <= 0:
+            p.append("rlhf.reward_epochs must be positive when a reward model is trained first")
+    elif c.method == "cpt" and c.cpt.chunk_length < 16:
+        p.append(f"cpt.chunk_length {c.cpt.chunk_length} is too small (at least 16 tokens)")
+    return p
+
+
+def _dataset_problems(c: TrainConfig, s: DatasetStats) -> list[str]:
+    train_columns = s.columns.get("train")
+    if train_columns is None or s.rows.get("train", 0) == 0:
+        return [f"{Path(s.data_dir) / 'train.jsonl'} is missing or empty: nothing to train on"]
+    missing = missing_columns(c.method, train_columns)
+    if missing:
+        return [
+            f"{Path(s.data_dir) / 'train.jsonl'}: method {c.method} needs columns "
+            f"{describe_formats(c.method)}; missing: {', '.join(missing)}"
+        ]
+    if c.method == "rlhf" and not c.rlhf.reward_model and "chosen" not in train_columns:
+        return [
+            "rlhf without rlhf.reward_model trains a reward model first and needs preference "
+            "pairs (prompt, chosen, rejected); the snapshot has prompts only"
+        ]
+    n = s.rows["train"]
+    noun = ROW_NOUN[c.method]
+    if n < MIN_TRAIN_ROWS[c.method]:
+        return [
+            f"too few {noun} for the train split: {n}; {c.method} needs at least "
+            f"{MIN_TRAIN_ROWS[c.method]}"
+        ]
+    p: list[str] = []
+    if c.method == "kto":
+        if s.desirable == 0 or s.undesirable == 0:
+            p.append(
+                f"KTO needs both desirable and undesirable completions; the train split has "
+                f"{s.desirable} desirable and {s.undesirable} undesirable"
+            )
+        elif not kto_weights_balanced(
+            s.desirable, s.undesirable, c.kto.desirable_weight, c.kto.undesirable_weight
+        ):
+            (dlo, dhi), (ulo, uhi) = kto_weight_ranges(
+                s.desirable, s.undesirable, c.kto.desirable_weight, c.kto.undesirable_weight
+            )
+            p.append(
+                f"KTO data is imbalanced ({s.desirable} desirable vs {s.undesirable} undesirable) "
+                f"and the weights do not compensate: set kto.desirable_weight in [{dlo}, {dhi}] "
+                f"or kto.undesirable_weight in [{ulo}, {uhi}] (not both)"
+            )
+        if c.kto.loss_type == "kto" and n < c.batch_size:
+            p.append(
+                f"KTO needs at least batch_size ({c.batch_size}) train rows to estimate its KL "
+                f"term; the train split has {n}"
+            )
+    if c.method == "rlhf" and n * c.rlhf.num_generations < c.batch_size:
+        p.append(
+            f"rlhf: {n} prompts x {c.rlhf.num_generations} generations cannot fill a batch of "
+            f"{c.batch_size}"
+        )
+    return p

@@ -1,0 +1,219 @@
+"""Loading an export snapshot into `datasets.Dataset`s, one per split.
+
+Input contract (the export side writes exactly this):
+
+    DIR/manifest.json      {"format": ..., "rows": {"train": N, "validation": N, "test": N}, ...}
+    DIR/train.jsonl        one JSON object per line
+    DIR/validation.jsonl   optional, may be empty
+    DIR/test.jsonl         optional, may be empty
+
+Row formats by method (TRL's dataset formats):
+
+    sft           {"messages": [{"role": ..., "content": ...}, ...]}      conversational
+                  or {"prompt": ..., "completion": ...}                   (strings or messages)
+    reward, dpo,  {"prompt": [{"role": "user", ...}],
+    orpo, rlhf     "chosen": [{"role": "assistant", ...}],
+                   "rejected": [{"role": "assistant", ...}]}              or plain strings
+                  rlhf with a given reward model also accepts {"prompt": ...} alone
+    kto           {"prompt": [...], "completion": [...], "label": true|false}
+    cpt           {"text": "..."}                                         unlabeled documents
+
+Rows may carry extra provenance keys (prompt_id, completion_ids, ...): they are dropped before
+the datasets reach TRL. CPT documents are cleaned (whitespace normalised, empties dropped),
+exact duplicates removed, then tokenized and cut into fixed-length chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset, load_dataset
+
+from training.engine.config import ConfigError
+from training.engine.schema import (
+    ROW_FORMATS,
+    SPLITS,
+    DatasetStats,
+    describe_formats,
+    detect_row_format,
+    missing_columns,
+)
+
+
+class DataError(ConfigError):
+    """The snapshot cannot feed the method; the message names the file and what is wrong."""
+
+
+@dataclass
+class Snapshot:
+    data_dir: Path
+    manifest: dict[str, Any]
+    manifest_sha256: str
+    row_format: str
+    splits: dict[str, Dataset] = field(default_factory=dict)
+    stats: DatasetStats = field(default_factory=DatasetStats)
+
+    @property
+    def conversational(self) -> bool:
+        return self.stats.conversational
+
+
+def load_snapshot(data_dir: str | Path, method: str) -> Snapshot:
+    """Every non-empty split of the snapshot, reduced to the columns `method` uses."""
+    data_dir = Path(data_dir)
+    manifest_path = data_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise DataError(f"{data_dir} is not a snapshot directory: manifest.json is missing")
+    raw_manifest = manifest_path.read_bytes()
+    try:
+        manifest = json.loads(raw_manifest)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{manifest_path} is not valid JSON: {exc}") from None
+
+    stats = DatasetStats(data_dir=str(data_dir))
+    splits: dict[str, Dataset] = {}
+    train_format: str | None = None
+    for split in SPLITS:
+        path = data_dir / f"{split}.jsonl"
+        dataset = _read_jsonl(path)
+        if dataset is None:
+            stats.rows[split] = 0
+            continue
+        stats.columns[split] = list(dataset.column_names)
+        row_format = detect_row_format(method, dataset.column_names)
+        if row_format is None:
+            missing = missing_columns(method, dataset.column_names)
+            raise DataError(
+                f"{path}: method {method} needs columns {describe_formats(method)}; "
+                f"missing column(s): {', '.join(missing)}"
+            )
+        if split == "train":
+            train_format = row_format
+        elif train_format is not None and row_format != train_format:
+            if not set(ROW_FORMATS[method][train_format]) <= set(dataset.column_names):
+                raise DataError(
+                    f"{path}: rows are in the {row_format} format but train.jsonl is in the "
+                    f"{train_format} format; all splits must share one"
+                )
+            row_format = train_format
+        needed = ROW_FORMATS[method][row_format]
+        dataset = dataset.select_columns(list(needed))
+        _check_values(path, dataset, needed)
+        if "label" in needed:
+            dataset = dataset.map(lambda row: {"label": bool(row["label"])})
+        splits[split] = dataset
+        stats.rows[split] = len(dataset)
+
+    if "train" not in splits:
+        raise DataError(f"{data_dir / 'train.jsonl'} is missing or empty: nothing to train on")
+    train = splits["train"]
+    stats.row_format = train_format
+    stats.conversational = _is_conversational(train[0])
+    if "label" in train.column_names:
+        stats.desirable = sum(1 for label in train["label"] if label)
+        stats.undesirable = len(train) - stats.desirable
+    if method == "cpt":
+        for split, dataset in list(splits.items()):
+            cleaned, empty, duplicates = clean_documents(dataset["text"])
+            if split == "train":
+                stats.empty_removed, stats.duplicates_removed = empty, duplicates
+            if cleaned:
+                splits[split] = Dataset.from_dict({"text": cleaned})
+            else:
+                del splits[split]
+            stats.rows[split] = len(cleaned)
+        if "train" not in splits:
+            raise DataError(f"{data_dir / 'train.jsonl'}: every document is empty after cleaning")
+    return Snapshot(
+        data_dir=data_dir,
+        manifest=manifest,
+        manifest_sha256=hashlib.sha256(raw_manifest).hexdigest(),
+        row_format=train_format or "",
+        splits=splits,
+        stats=stats,
+    )
+
+
+def _read_jsonl(path: Path) -> Dataset | None:
+    if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+        return None
+    try:
+        dataset = load_dataset("json", data_files=str(path), split="train")
+    except Exception as exc:  # datasets wraps parse errors in several exception types
+        raise DataError(f"{path} could not be read as JSON lines: {exc}") from None
+    return dataset if len(dataset) else None
+
+
+def _check_values(path: Path, dataset: Dataset, needed: tuple[str, ...]) -> None:
+    for column in needed:
+        for index, value in enumerate(dataset[column]):
+            if value is None or (column != "label" and value in ("", [])):
+                raise DataError(f"{path}: row {index + 1} has an empty {column!r}")
+
+
+def _is_conversational(row: dict[str, Any]) -> bool:
+    for key in ("messages", "prompt", "chosen", "completion"):
+        value = row.get(key)
+        if isinstance(value, list) and value and isinstance(value[0], dict) and "role" in value[0]:
+            return True
+    return False
+
+
+# --- continued pre-training documents -----------------------------------------------------------
+
+_SPACES = re.compile(r"[ \t\f\v\u00a0]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def clean_document(text: str) -> str:
+    """Whitespace normalised: runs of spaces collapse, at most one blank line, no edges."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def clean_documents(texts: list[str | None]) -> tuple[list[str], int, int]:
+    """(cleaned unique documents in order, empties dropped, exact duplicates dropped)."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    empty = duplicates = 0
+    for text in texts:
+        cleaned = clean_document(text or "")
+        if not cleaned:
+            empty += 1
+        elif cleaned in seen:
+            duplicates += 1
+        else:
+            seen.add(cleaned)
+            kept.append(cleaned)
+    return kept, empty, duplicates
+
+
+def chunk_token_ids(documents: list[list[int]], chunk_length: int, eos_id: int) -> list[list[int]]:
+    """Documents joined with EOS and cut into `chunk_length` pieces.
+
+    The short tail is kept (if it has at least 2 tokens, enough for one next-token target) so a
+    small corpus is not dropped whole.
+    """
+    stream: list[int] = []
+    for ids in documents:
+        stream.extend(ids)
+        stream.append(eos_id)
+    chunks = [stream[i : i + chunk_length] for i in range(0, len(stream), chunk_length)]
+    if chunks and len(chunks[-1]) < 2:
+        chunks.pop()
+    return chunks
+
+
+def tokenize_and_chunk(dataset: Dataset, tokenizer: Any, chunk_length: int) -> Dataset:
+    """A dataset of `input_ids` chunks ready for causal-LM training."""
+    ids = tokenizer(list(dataset["text"]), add_special_tokens=False)["input_ids"]
+    eos_id = tokenizer.eos_token_id
+    if eos_id is None:
+        raise DataError("the tokenizer has no EOS token to separate documents")
+    return Dataset.from_dict({"input_ids": chunk_token_ids(ids, chunk_length, eos_id)})

@@ -1,0 +1,197 @@
+"""What every method's `train()` shares: device settings, model and tokenizer loading, LoRA,
+a scratch directory for the trainer, running with progress/cancellation, and the result.
+
+Each method module reads top to bottom as: load snapshot → validate → build the TRL trainer →
+run → evaluate → publish (the torchtune recipe shape).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
+
+from training.engine.config import ConfigError, TrainConfig, validate
+from training.engine.data import Snapshot, load_snapshot
+from training.engine.progress import Cancelled, ProgressCallback, ProgressFn, StopFn
+
+
+@dataclass
+class TrainResult:
+    method: str = field(metadata={"help": "The method that ran."})
+    output_dir: str = field(metadata={"help": "Published adapter (or full weights) directory."})
+    metrics: dict[str, float] = field(
+        default_factory=dict, metadata={"help": "Final train metrics and held-out evaluation."}
+    )
+    history: list[dict[str, Any]] = field(
+        default_factory=list, metadata={"help": "Every logged record, in order."}
+    )
+    steps: int = field(default=0, metadata={"help": "Optimiser steps done."})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def begin(config: TrainConfig, method: str, data_dir: str | Path) -> tuple[Snapshot, Path]:
+    """Load and check everything that can fail before any weights are touched."""
+    if config.method != method:
+        raise ConfigError(f"config is for method {config.method!r}, not {method!r}")
+    validate(config)
+    if not config.output_dir:
+        raise ConfigError("output_dir is empty: say where to publish the result")
+    out = Path(config.output_dir).resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"output directory {out} already exists and is not empty")
+    if not (Path(config.base_model) / "config.json").is_file():
+        raise ConfigError(
+            f"base_model {config.base_model} has no config.json: not a model directory"
+        )
+    snapshot = load_snapshot(data_dir, method)
+    validate(config, snapshot.stats)
+    return snapshot, out
+
+
+def on_gpu() -> bool:
+    return torch.cuda.is_available()
+
+
+def device_args() -> dict[str, Any]:
+    """CPU: float32 with `use_cpu`; GPU: bf16 where supported."""
+    if not on_gpu():
+        return {"use_cpu": True, "bf16": False, "fp16": False}
+    return {"use_cpu": False, "bf16": torch.cuda.is_bf16_supported(), "fp16": False}
+
+
+def trainer_args(config: TrainConfig, work_dir: Path) -> dict[str, Any]:
+    """TrainingArguments shared by all TRL configs: no checkpoints, no hub, no reporting."""
+    return {
+        "output_dir": str(work_dir),
+        "learning_rate": config.learning_rate,
+        "lr_scheduler_type": config.lr_scheduler_type,
+        "warmup_steps": config.warmup_steps,
+        "num_train_epochs": config.num_train_epochs,
+        "max_steps": config.max_steps,
+        "per_device_train_batch_size": config.batch_size,
+        "per_device_eval_batch_size": config.batch_size,
+        "gradient_accumulation_steps": config.gradient_accumulation_steps,
+        "gradient_checkpointing": config.gradient_checkpointing,
+        "seed": config.seed,
+        "logging_strategy": "steps",
+        "logging_steps": config.logging_steps,
+        "logging_first_step": True,
+        "save_strategy": "no",
+        "eval_strategy": "no",
+        "report_to": "none",
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+        "push_to_hub": False,
+        **device_args(),
+    }
+
+
+def lora_config(config: TrainConfig, task_type: str = "CAUSAL_LM") -> Any:
+    """The PEFT LoraConfig for the run, or None for full fine-tuning."""
+    if not config.lora:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=list(config.lora_target_modules),
+        task_type=task_type,
+    )
+
+
+def model_dtype() -> torch.dtype:
+    if on_gpu() and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def load_tokenizer(path: str | Path, padding_side: str | None = None) -> Any:
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if padding_side is not None:
+        tokenizer.padding_side = padding_side
+    return tokenizer
+
+
+def load_causal_lm(path: str | Path) -> Any:
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=model_dtype())
+    if on_gpu():
+        model = model.to("cuda")
+    return model
+
+
+@contextlib.contextmanager
+def scratch_dir(out: Path) -> Iterator[Path]:
+    """The trainer's own output_dir: beside the target, always removed afterwards."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.work-", dir=out.parent))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def progress_callback(
+    progress: ProgressFn | None, should_stop: StopFn | None, phase: str = "train"
+) -> ProgressCallback:
+    return ProgressCallback(progress=progress, should_stop=should_stop, phase=phase)
+
+
+def run(trainer: Any, callback: ProgressCallback) -> Any:
+    """trainer.train(), then Cancelled if the caller asked to stop."""
+    trainer.remove_callback(PrinterCallback)  # progress goes through the callback instead
+    output = trainer.train()
+    if callback.cancelled:
+        raise Cancelled(
+            f"cancelled at step {trainer.state.global_step} of {trainer.state.max_steps}"
+        )
+    return output
+
+
+def final_metrics(callback: ProgressCallback) -> dict[str, float]:
+    """The last logged value of every train metric, plus the first and last loss."""
+    metrics: dict[str, float] = {}
+    for record in callback.history:
+        for key, value in record.items():
+            if key in ("step", "phase") or key.startswith("eval_"):
+                continue
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                metrics[key] = float(value)
+    losses = callback.losses()
+    if losses:
+        metrics["first_loss"] = float(losses[0])
+        metrics["last_loss"] = float(losses[-1])
+    return metrics
+
+
+def held_out(snapshot: Snapshot, config: TrainConfig) -> Any:
+    """The evaluation split capped at eval_max_samples rows, or None when evaluation is off."""
+    if not config.eval:
+        return None
+    dataset = snapshot.splits.get(config.eval_split)
+    if dataset is None or len(dataset) == 0:
+        return None
+    return dataset.select(range(min(len(dataset), config.eval_max_samples)))
+
+
+def result(
+    config: TrainConfig, out: Path, metrics: dict[str, float], callbacks: list[ProgressCallback]
+) -> TrainResult:
+    history = [record for cb in callbacks for record in cb.history]
+    steps = max((int(r.get("step", 0)) for r in callbacks[-1].history), default=0)
+    return TrainResult(
+        method=config.method, output_dir=str(out), metrics=metrics, history=history, steps=steps
+    )

@@ -1,0 +1,187 @@
+"""RLHF with a reward model: train one on the snapshot's preference pairs (RewardTrainer) or
+take a given one, then optimise the policy against it with RLOO (or GRPO), a KL penalty of
+weight `rlhf.beta` keeping it near the reference policy (the base model: with LoRA, the same
+model with its adapter disabled). TRL 1.16 has no PPOTrainer; RLOO is its successor here.
+
+Published: the policy adapter, plus the trained reward adapter under `reward_model/`.
+Held-out evaluation: the reward model's win rate of the new policy's greedy answers over the
+parent's (adapter disabled) on the held-out prompts.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
+
+from training.engine import evaluation, recipe, reward
+from training.engine.config import TrainConfig
+from training.engine.progress import ProgressFn, StopFn
+from training.engine.publish import build_meta, publish, save_weights, write_meta
+
+METHOD = "rlhf"
+REWARD_SUBDIR = "reward_model"
+
+
+def train(
+    config: TrainConfig,
+    data_dir: str | Path,
+    progress: ProgressFn | None = None,
+    *,
+    should_stop: StopFn | None = None,
+) -> recipe.TrainResult:
+    snapshot, out = recipe.begin(config, METHOD, data_dir)
+    eval_rows = recipe.held_out(snapshot, config)
+    callbacks = []
+    metrics: dict[str, float] = {}
+
+    with recipe.scratch_dir(out) as work:
+        reward_dir: Path | None = None
+        if config.rlhf.reward_model:
+            reward_model, reward_tokenizer = reward.load_reward_model(config.rlhf.reward_model)
+        else:
+            reward_tokenizer = recipe.load_tokenizer(config.base_model)
+            reward_cb = recipe.progress_callback(progress, should_stop, phase="reward")
+            callbacks.append(reward_cb)
+            reward_trainer = reward.fit(
+                config,
+                snapshot,
+                reward_tokenizer,
+                reward_cb,
+                work / "reward-run",
+                learning_rate=config.rlhf.reward_learning_rate,
+                num_train_epochs=config.rlhf.reward_epochs,
+                max_steps=-1,
+            )
+            metrics.update({f"reward/{k}": v for k, v in recipe.final_metrics(reward_cb).items()})
+            if eval_rows is not None:
+                held = evaluation.reward_preference_metrics(
+                    reward_trainer.model, reward_tokenizer, eval_rows, max_length=config.max_length
+                )
+                metrics.update({f"reward/{k}": v for k, v in held.items()})
+            reward_dir = work / REWARD_SUBDIR
+            save_reward_model(reward_trainer.model, reward_tokenizer, reward_dir, config, metrics)
+            reward_model = merged(reward_trainer.model)
+            reward_model.requires_grad_(False)
+
+        policy_cb = recipe.progress_callback(progress, should_stop, phase="policy")
+        callbacks.append(policy_cb)
+        trainer = build_policy_trainer(
+            config,
+            snapshot.splits["train"],
+            reward_model,
+            reward_tokenizer,
+            policy_cb,
+            work / "policy-run",
+        )
+        recipe.run(trainer, policy_cb)
+        metrics.update(recipe.final_metrics(policy_cb))
+        if eval_rows is not None and config.lora:
+            metrics.update(
+                win_rate_vs_parent(
+                    trainer.model,
+                    trainer.processing_class,
+                    reward_model,
+                    reward_tokenizer,
+                    eval_rows,
+                    config,
+                )
+            )
+
+        meta = build_meta(
+            config=config,
+            base_model=config.base_model,
+            snapshot_dir=snapshot.data_dir,
+            manifest_sha256=snapshot.manifest_sha256,
+            metrics=metrics,
+            kind="adapter" if config.lora else "full",
+            extra={"reward_model": config.rlhf.reward_model or REWARD_SUBDIR},
+        )
+
+        def add_reward_model(tmp: Path) -> None:
+            if reward_dir is not None:
+                shutil.copytree(reward_dir, tmp / REWARD_SUBDIR)
+
+        publish(
+            out, trainer.model, meta, tokenizer=trainer.processing_class, extra=add_reward_model
+        )
+    return recipe.result(config, out, metrics, callbacks)
+
+
+def build_policy_trainer(
+    config: TrainConfig,
+    train_rows: Any,
+    reward_model: Any,
+    reward_tokenizer: Any,
+    callback: Any,
+    work: Path,
+) -> Any:
+    tokenizer = recipe.load_tokenizer(config.base_model, padding_side="left")
+    policy = recipe.load_causal_lm(config.base_model)
+    r = config.rlhf
+    config_cls, trainer_cls = (
+        (RLOOConfig, RLOOTrainer) if r.algorithm == "rloo" else (GRPOConfig, GRPOTrainer)
+    )
+    args = config_cls(
+        **recipe.trainer_args(config, work),
+        beta=r.beta,
+        num_generations=r.num_generations,
+        max_completion_length=r.max_new_tokens,
+        temperature=r.temperature,
+    )
+    return trainer_cls(
+        model=policy,
+        reward_funcs=reward_model,
+        args=args,
+        train_dataset=train_rows.select_columns(["prompt"]),
+        processing_class=tokenizer,
+        reward_processing_classes=reward_tokenizer,
+        peft_config=recipe.lora_config(config),
+        callbacks=[callback],
+    )
+
+
+def merged(model: Any) -> Any:
+    """A plain PreTrainedModel for TRL's reward_funcs (LoRA folded in)."""
+    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+
+
+def save_reward_model(
+    model: Any, tokenizer: Any, directory: Path, config: TrainConfig, metrics: dict
+) -> None:
+    directory.mkdir(parents=True)
+    kind = save_weights(model, directory, tokenizer)
+    meta = build_meta(
+        config=config,
+        base_model=config.base_model,
+        snapshot_dir=None,
+        manifest_sha256=None,
+        metrics={k: v for k, v in metrics.items() if k.startswith("reward/")},
+        kind=kind,
+        task="reward_model",
+    )
+    write_meta(directory, meta)
+
+
+def win_rate_vs_parent(
+    model: Any,
+    tokenizer: Any,
+    reward_model: Any,
+    reward_tokenizer: Any,
+    rows: Any,
+    config: TrainConfig,
+) -> dict[str, float]:
+    prompts = list(rows["prompt"])
+    new = evaluation.greedy_completions(
+        model, tokenizer, prompts, max_new_tokens=config.eval_max_new_tokens
+    )
+    with evaluation.reference_of(model) as parent_model:
+        parent = evaluation.greedy_completions(
+            parent_model, tokenizer, prompts, max_new_tokens=config.eval_max_new_tokens
+        )
+    scores = evaluation.reward_win_rate(
+        reward_model, reward_tokenizer, new, parent, prompts, max_length=config.max_length
+    )
+    return {f"eval_{k}": v for k, v in scores.items()}

@@ -1,0 +1,91 @@
+"""What a snapshot row must hold for each method, and the statistics `config.validate` checks.
+
+Kept apart from `data.py` (which loads files) so that configuration checks can name the
+missing columns without importing `datasets`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+METHODS = ("sft", "cpt", "reward", "dpo", "kto", "orpo", "rlhf")
+
+SPLITS = ("train", "validation", "test")
+
+# Each method accepts one of these row formats: name -> the columns it needs.
+ROW_FORMATS: dict[str, dict[str, tuple[str, ...]]] = {
+    "sft": {"messages": ("messages",), "prompt_completion": ("prompt", "completion")},
+    "cpt": {"text": ("text",)},
+    "reward": {"preference": ("prompt", "chosen", "rejected")},
+    "dpo": {"preference": ("prompt", "chosen", "rejected")},
+    "orpo": {"preference": ("prompt", "chosen", "rejected")},
+    "kto": {"unpaired_preference": ("prompt", "completion", "label")},
+    # RLHF trains its reward model on the pairs; with a given reward model, prompts suffice.
+    "rlhf": {"preference": ("prompt", "chosen", "rejected"), "prompt_only": ("prompt",)},
+}
+
+# Below these counts a run cannot learn anything measurable; the unit is a row of the format
+# (a demonstration, a preference pair, a rated completion, a document).
+MIN_TRAIN_ROWS = {"sft": 2, "cpt": 1, "reward": 4, "dpo": 4, "orpo": 4, "kto": 4, "rlhf": 2}
+
+ROW_NOUN = {
+    "sft": "demonstrations",
+    "cpt": "documents",
+    "reward": "preference pairs",
+    "dpo": "preference pairs",
+    "orpo": "preference pairs",
+    "kto": "rated completions",
+    "rlhf": "prompts",
+}
+
+
+def detect_row_format(method: str, columns: list[str] | tuple[str, ...]) -> str | None:
+    """The first row format of `method` whose columns are all present, or None."""
+    present = set(columns)
+    for name, needed in ROW_FORMATS[method].items():
+        if set(needed) <= present:
+            return name
+    return None
+
+
+def missing_columns(method: str, columns: list[str] | tuple[str, ...]) -> list[str]:
+    """Columns missing for the closest row format of `method` (empty when one fits)."""
+    present = set(columns)
+    best: list[str] | None = None
+    for needed in ROW_FORMATS[method].values():
+        missing = [c for c in needed if c not in present]
+        if best is None or len(missing) < len(best):
+            best = missing
+    return best or []
+
+
+def describe_formats(method: str) -> str:
+    """'messages' or 'prompt, completion' — the accepted column sets, for error messages."""
+    return " or ".join("{" + ", ".join(cols) + "}" for cols in ROW_FORMATS[method].values())
+
+
+@dataclass
+class DatasetStats:
+    """What `config.validate` needs to know about a loaded snapshot."""
+
+    data_dir: str = field(default="", metadata={"help": "Snapshot directory the stats describe."})
+    rows: dict[str, int] = field(
+        default_factory=dict, metadata={"help": "Row count per split (after cleaning)."}
+    )
+    columns: dict[str, list[str]] = field(
+        default_factory=dict, metadata={"help": "Columns found per split, before dropping extras."}
+    )
+    row_format: str | None = field(
+        default=None, metadata={"help": "Detected row format of the train split (see ROW_FORMATS)."}
+    )
+    conversational: bool = field(
+        default=False, metadata={"help": "Whether rows hold role/content messages."}
+    )
+    desirable: int = field(default=0, metadata={"help": "KTO: train rows labelled desirable."})
+    undesirable: int = field(default=0, metadata={"help": "KTO: train rows labelled undesirable."})
+    duplicates_removed: int = field(
+        default=0, metadata={"help": "CPT: exact duplicate documents dropped."}
+    )
+    empty_removed: int = field(
+        default=0, metadata={"help": "CPT: documents dropped as empty after cleaning."}
+    )

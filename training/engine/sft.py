@@ -1,0 +1,72 @@
+"""Supervised fine-tuning on demonstrations (TRL SFTTrainer), LoRA by default.
+
+Held-out evaluation: validation loss, and ROUGE-L / BLEU of greedy answers vs the references.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trl import SFTConfig, SFTTrainer
+
+from training.engine import evaluation, recipe
+from training.engine.config import TrainConfig
+from training.engine.progress import ProgressFn, StopFn
+from training.engine.publish import build_meta, publish
+
+METHOD = "sft"
+
+
+def train(
+    config: TrainConfig,
+    data_dir: str | Path,
+    progress: ProgressFn | None = None,
+    *,
+    should_stop: StopFn | None = None,
+) -> recipe.TrainResult:
+    snapshot, out = recipe.begin(config, METHOD, data_dir)
+    tokenizer = recipe.load_tokenizer(config.base_model)
+    model = recipe.load_causal_lm(config.base_model)
+    eval_rows = recipe.held_out(snapshot, config)
+    callback = recipe.progress_callback(progress, should_stop)
+
+    with recipe.scratch_dir(out) as work:
+        args = SFTConfig(
+            **recipe.trainer_args(config, work),
+            max_length=config.max_length,
+            completion_only_loss=None,  # prompt-completion rows train on the completion only
+        )
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=snapshot.splits["train"],
+            eval_dataset=eval_rows,
+            processing_class=tokenizer,
+            peft_config=recipe.lora_config(config),
+            callbacks=[callback],
+        )
+        recipe.run(trainer, callback)
+        metrics = recipe.final_metrics(callback)
+        if eval_rows is not None:
+            metrics.update(evaluate(trainer, tokenizer, eval_rows, config))
+
+    meta = build_meta(
+        config=config,
+        base_model=config.base_model,
+        snapshot_dir=snapshot.data_dir,
+        manifest_sha256=snapshot.manifest_sha256,
+        metrics=metrics,
+        kind="adapter" if config.lora else "full",
+    )
+    publish(out, trainer.model, meta, tokenizer=tokenizer)
+    return recipe.result(config, out, metrics, [callback])
+
+
+def evaluate(trainer: SFTTrainer, tokenizer, eval_rows, config: TrainConfig) -> dict[str, float]:
+    metrics = {"eval_loss": float(trainer.evaluate()["eval_loss"])}
+    metrics.update(
+        evaluation.generation_metrics(
+            trainer.model, tokenizer, eval_rows, max_new_tokens=config.eval_max_new_tokens
+        )
+    )
+    return metrics
