@@ -26,3 +26,26 @@ def generation_tick() -> dict:
     finally:
         # Even after an unexpected error, so one bad tick does not stop pre-generation.
         generation_schedule.generation_tick_schedule(delay_s=delay_s)
+
+
+@task()
+def prompts_import_task(
+    project_id: int, path: str, format: str | None = None, skip_invalid: bool = False
+) -> dict:
+    """Import a prompt file in the worker (for uploads too large to import within a request).
+
+    A rejected file is a result, not a crash: the summary and the bad rows are returned.
+    """
+    from labeling.imports.formats import ImportFileError
+    from labeling.services.prompt_import import PromptImportRejected, prompts_import
+
+    project = Project.objects.get(pk=project_id)
+    try:
+        report = prompts_import(
+            project=project, path=path, format=format, skip_invalid=skip_invalid
+        )
+    except PromptImportRejected as rejected:
+        return {"ok": False, "message": str(rejected)}
+    except ImportFileError as error:
+        return {"ok": False, "message": str(error)}
+    return {"ok": True, "message": report.summary()}

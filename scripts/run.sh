@@ -10,6 +10,7 @@ PORT=${PORT:-8000}
 
 scripts/setup.sh
 .venv/bin/python manage.py seed_demo
+.venv/bin/python manage.py generation_start  # pre-generation of completions, run by the worker
 
 mkdir -p var/log
 pids=()
