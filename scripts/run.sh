@@ -22,8 +22,11 @@ if [ -z "${VLLM_URLS:-}" ]; then
   .venv/bin/python manage.py serve_model >>var/log/serve_model.log 2>&1 &
   pids+=($!)
 fi
-say "Starting the task worker (log: var/log/worker.log)"
-.venv/bin/python manage.py db_worker --queue-name '*' >>var/log/worker.log 2>&1 &
+say "Starting the task workers (logs: var/log/worker.log, var/log/worker-training.log)"
+# Training runs for minutes; it gets its own worker so completions keep being pre-generated.
+.venv/bin/python manage.py db_worker --queue-name default,generation >>var/log/worker.log 2>&1 &
+pids+=($!)
+.venv/bin/python manage.py db_worker --queue-name training >>var/log/worker-training.log 2>&1 &
 pids+=($!)
 
 say "Loopwork is at http://127.0.0.1:$PORT/  (admin: http://127.0.0.1:$PORT/admin/)"
