@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 
-from training.engine.config import ConfigError, load_config
+from training.engine.config import ConfigError, load_config, validate
 from training.engine.schema import METHODS
 
 EXIT_CONFIG = 2
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides.append(f"base_model={args.base_model}")
     try:
         config = load_config(args.config, args.method, overrides)
+        validate(config)  # settings alone, before the heavy imports; the data is checked later
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -15,39 +15,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.engine.schema import (
-    METHODS,
-    MIN_TRAIN_ROWS,
-    ROW_NOUN,
-    DatasetStats,
-    describe_formats,
-    missing_columns,
+from training.engine.checks import (
+    config_problems,
+    dataset_problems,
+    kto_weight_ranges,
+    kto_weights_balanced,
 )
+from training.engine.schema import (
+    DPO_LOSS_TYPES,
+    KTO_LOSS_TYPES,
+    METHODS,
+    MIN_MAX_LENGTH,
+    RLHF_ALGORITHMS,
+    DatasetStats,
+)
+
+__all__ = [
+    "DPO_LOSS_TYPES",
+    "KTO_LOSS_TYPES",
+    "METHODS",
+    "MIN_MAX_LENGTH",
+    "RLHF_ALGORITHMS",
+    "ConfigError",
+    "TrainConfig",
+    "apply_overrides",
+    "kto_weight_ranges",
+    "kto_weights_balanced",
+    "load_config",
+    "parse_overrides",
+    "preset",
+    "validate",
+]
 
 DEFAULT_BASE_MODEL = "var/models/SmolLM2-135M-Instruct"
-
-# trl 1.16 DPOConfig.loss_type accepts these names (see its help string).
-DPO_LOSS_TYPES = (
-    "sigmoid",
-    "hinge",
-    "ipo",
-    "exo_pair",
-    "nca_pair",
-    "robust",
-    "bco_pair",
-    "sppo_hard",
-    "aot",
-    "aot_unpaired",
-    "apo_zero",
-    "apo_down",
-    "discopop",
-    "sft",
-    "sigmoid_norm",
-)
-KTO_LOSS_TYPES = ("kto", "apo_zero_unpaired")
-RLHF_ALGORITHMS = ("rloo", "grpo")
-
-MIN_MAX_LENGTH = 32
 
 
 class ConfigError(ValueError):
@@ -363,187 +363,10 @@ def _coerce(raw: Any, hint: Any, key: str) -> Any:
     raise ConfigError(f"setting {key!r} needs a {getattr(hint, '__name__', hint)}, got {raw!r}")
 
 
-def kto_weight_ranges(
-    n_desirable: int, n_undesirable: int, desirable_weight: float, undesirable_weight: float
-) -> tuple[tuple[float, float], tuple[float, float]]:
-    """TRL's recommended desirable and undesirable weight ranges (KTO paper, Eq. 8).
-
-    Same arithmetic and rounding as trl 1.16 `KTOTrainer._prepare_dataset`.
-    """
-    nd, nu = max(n_desirable, 1), max(n_undesirable, 1)
-    desirable = (
-        round(nu * undesirable_weight / nd, 2),
-        round(nu * undesirable_weight / nd * 1.33, 2),
-    )
-    undesirable = (
-        round(nd * desirable_weight / nu / 1.33, 2),
-        round(nd * desirable_weight / nu, 2),
-    )
-    return desirable, undesirable
-
-
-def kto_weights_balanced(
-    n_desirable: int, n_undesirable: int, desirable_weight: float, undesirable_weight: float
-) -> bool:
-    if n_desirable == n_undesirable:
-        return True
-    (dlo, dhi), (ulo, uhi) = kto_weight_ranges(
-        n_desirable, n_undesirable, desirable_weight, undesirable_weight
-    )
-    return dlo <= desirable_weight <= dhi or ulo <= undesirable_weight <= uhi
-
-
 def validate(config: TrainConfig, dataset_stats: DatasetStats | None = None) -> None:
     """Raise ConfigError naming the first problem that would make the run fail or learn nothing."""
-    problems = _config_problems(config)
+    problems = config_problems(config)
     if dataset_stats is not None and not problems:
-        problems = _dataset_problems(config, dataset_stats)
+        problems = dataset_problems(config, dataset_stats)
     if problems:
         raise ConfigError(problems[0] if len(problems) == 1 else "; ".join(problems))
-
-
-def _config_problems(c: TrainConfig) -> list[str]:
-    if c.method not in METHODS:
-        return [f"unknown method {c.method!r}; choose one of {', '.join(METHODS)}"]
-    p: list[str] = []
-    if not c.base_model:
-        p.append("base_model is empty: give the base model directory")
-    if c.lora:
-        if c.lora_r <= 0:
-            p.append(f"lora_r must be a positive rank, got {c.lora_r}")
-        if c.lora_alpha <= 0:
-            p.append(f"lora_alpha must be positive, got {c.lora_alpha}")
-        if not 0.0 <= c.lora_dropout < 1.0:
-            p.append(f"lora_dropout must be in [0, 1), got {c.lora_dropout}")
-        if not c.lora_target_modules:
-            p.append("lora_target_modules is empty: name the modules to adapt (e.g. q_proj)")
-    if c.learning_rate <= 0:
-        p.append(f"learning_rate must be positive, got {c.learning_rate}")
-    if c.batch_size < 1:
-        p.append(f"batch_size must be at least 1, got {c.batch_size}")
-    if c.gradient_accumulation_steps < 1:
-        p.append(
-            f"gradient_accumulation_steps must be at least 1, got {c.gradient_accumulation_steps}"
-        )
-    if c.max_steps <= 0 and c.num_train_epochs <= 0:
-        p.append("set num_train_epochs > 0 or max_steps > 0: nothing would be trained")
-    if c.max_length < MIN_MAX_LENGTH:
-        p.append(
-            f"max_length {c.max_length} is too small to hold a prompt and a completion "
-            f"(at least {MIN_MAX_LENGTH} tokens)"
-        )
-    if c.logging_steps < 1:
-        p.append(f"logging_steps must be at least 1, got {c.logging_steps}")
-    if c.eval_split not in ("validation", "test"):
-        p.append(f"eval_split must be 'validation' or 'test', got {c.eval_split!r}")
-    p.extend(_method_problems(c))
-    return p
-
-
-def _method_problems(c: TrainConfig) -> list[str]:
-    p: list[str] = []
-    if c.method == "dpo":
-        if c.dpo.loss_type not in DPO_LOSS_TYPES:
-            p.append(f"dpo.loss_type {c.dpo.loss_type!r} is not one of {', '.join(DPO_LOSS_TYPES)}")
-        if c.dpo.beta <= 0:
-            p.append(f"dpo.beta must be positive, got {c.dpo.beta}")
-        if c.dpo.loss_type == "robust" and not 0.0 <= c.dpo.label_smoothing < 0.5:
-            p.append("dpo.label_smoothing must be in [0, 0.5) for the robust loss")
-        if c.dpo.loss_type == "exo_pair" and c.dpo.label_smoothing <= 0:
-            p.append("dpo.label_smoothing must be > 0 for the exo_pair loss (1e-3 is usual)")
-    elif c.method == "kto":
-        if c.kto.loss_type not in KTO_LOSS_TYPES:
-            p.append(f"kto.loss_type {c.kto.loss_type!r} is not one of {', '.join(KTO_LOSS_TYPES)}")
-        if c.kto.beta <= 0:
-            p.append(f"kto.beta must be positive, got {c.kto.beta}")
-        if c.kto.desirable_weight <= 0 or c.kto.undesirable_weight <= 0:
-            p.append("kto.desirable_weight and kto.undesirable_weight must be positive")
-        if c.kto.loss_type == "kto" and c.batch_size < 2:
-            p.append(
-                f"KTO needs batch_size >= 2 (got {c.batch_size}): its KL term is estimated from "
-                "the other completions in the same batch"
-            )
-    elif c.method == "orpo":
-        if c.orpo.beta <= 0:
-            p.append(f"orpo.beta must be positive, got {c.orpo.beta}")
-    elif c.method == "rlhf":
-        r = c.rlhf
-        if r.algorithm not in RLHF_ALGORITHMS:
-            p.append(f"rlhf.algorithm {r.algorithm!r} is not one of {', '.join(RLHF_ALGORITHMS)}")
-        if r.num_generations < 2:
-            p.append(
-                f"rlhf.num_generations must be at least 2 (got {r.num_generations}): the "
-                "advantage of a completion is measured against the others for its prompt"
-            )
-        elif (c.batch_size * c.gradient_accumulation_steps) % r.num_generations:
-            p.append(
-                f"batch_size x gradient_accumulation_steps ({c.batch_size} x "
-                f"{c.gradient_accumulation_steps}) must be a multiple of rlhf.num_generations "
-                f"({r.num_generations}) so that every prompt's completions share a batch"
-            )
-        if r.max_new_tokens < 1:
-            p.append(f"rlhf.max_new_tokens must be at least 1, got {r.max_new_tokens}")
-        if r.temperature <= 0:
-            p.append(f"rlhf.temperature must be positive, got {r.temperature}")
-        if r.beta < 0:
-            p.append(f"rlhf.beta (KL weight) must be >= 0, got {r.beta}")
-        if r.reward_model and not Path(r.reward_model).is_dir():
-            p.append(f"rlhf.reward_model {r.reward_model} is not a directory")
-        if not r.reward_model and r.reward_epochs <= 0:
-            p.append("rlhf.reward_epochs must be positive when a reward model is trained first")
-    elif c.method == "cpt" and c.cpt.chunk_length < 16:
-        p.append(f"cpt.chunk_length {c.cpt.chunk_length} is too small (at least 16 tokens)")
-    return p
-
-
-def _dataset_problems(c: TrainConfig, s: DatasetStats) -> list[str]:
-    train_columns = s.columns.get("train")
-    if train_columns is None or s.rows.get("train", 0) == 0:
-        return [f"{Path(s.data_dir) / 'train.jsonl'} is missing or empty: nothing to train on"]
-    missing = missing_columns(c.method, train_columns)
-    if missing:
-        return [
-            f"{Path(s.data_dir) / 'train.jsonl'}: method {c.method} needs columns "
-            f"{describe_formats(c.method)}; missing: {', '.join(missing)}"
-        ]
-    if c.method == "rlhf" and not c.rlhf.reward_model and "chosen" not in train_columns:
-        return [
-            "rlhf without rlhf.reward_model trains a reward model first and needs preference "
-            "pairs (prompt, chosen, rejected); the snapshot has prompts only"
-        ]
-    n = s.rows["train"]
-    noun = ROW_NOUN[c.method]
-    if n < MIN_TRAIN_ROWS[c.method]:
-        return [
-            f"too few {noun} for the train split: {n}; {c.method} needs at least "
-            f"{MIN_TRAIN_ROWS[c.method]}"
-        ]
-    p: list[str] = []
-    if c.method == "kto":
-        if s.desirable == 0 or s.undesirable == 0:
-            p.append(
-                f"KTO needs both desirable and undesirable completions; the train split has "
-                f"{s.desirable} desirable and {s.undesirable} undesirable"
-            )
-        elif not kto_weights_balanced(
-            s.desirable, s.undesirable, c.kto.desirable_weight, c.kto.undesirable_weight
-        ):
-            (dlo, dhi), (ulo, uhi) = kto_weight_ranges(
-                s.desirable, s.undesirable, c.kto.desirable_weight, c.kto.undesirable_weight
-            )
-            p.append(
-                f"KTO data is imbalanced ({s.desirable} desirable vs {s.undesirable} undesirable) "
-                f"and the weights do not compensate: set kto.desirable_weight in [{dlo}, {dhi}] "
-                f"or kto.undesirable_weight in [{ulo}, {uhi}] (not both)"
-            )
-        if c.kto.loss_type == "kto" and n < c.batch_size:
-            p.append(
-                f"KTO needs at least batch_size ({c.batch_size}) train rows to estimate its KL "
-                f"term; the train split has {n}"
-            )
-    if c.method == "rlhf" and n * c.rlhf.num_generations < c.batch_size:
-        p.append(
-            f"rlhf: {n} prompts x {c.rlhf.num_generations} generations cannot fill a batch of "
-            f"{c.batch_size}"
-        )
-    return p

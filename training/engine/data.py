@@ -79,35 +79,11 @@ def load_snapshot(data_dir: str | Path, method: str) -> Snapshot:
     splits: dict[str, Dataset] = {}
     train_format: str | None = None
     for split in SPLITS:
-        path = data_dir / f"{split}.jsonl"
-        dataset = _read_jsonl(path)
-        if dataset is None:
-            stats.rows[split] = 0
-            continue
-        stats.columns[split] = list(dataset.column_names)
-        row_format = detect_row_format(method, dataset.column_names)
-        if row_format is None:
-            missing = missing_columns(method, dataset.column_names)
-            raise DataError(
-                f"{path}: method {method} needs columns {describe_formats(method)}; "
-                f"missing column(s): {', '.join(missing)}"
-            )
-        if split == "train":
-            train_format = row_format
-        elif train_format is not None and row_format != train_format:
-            if not set(ROW_FORMATS[method][train_format]) <= set(dataset.column_names):
-                raise DataError(
-                    f"{path}: rows are in the {row_format} format but train.jsonl is in the "
-                    f"{train_format} format; all splits must share one"
-                )
-            row_format = train_format
-        needed = ROW_FORMATS[method][row_format]
-        dataset = dataset.select_columns(list(needed))
-        _check_values(path, dataset, needed)
-        if "label" in needed:
-            dataset = dataset.map(lambda row: {"label": bool(row["label"])})
-        splits[split] = dataset
-        stats.rows[split] = len(dataset)
+        loaded = _load_split(data_dir / f"{split}.jsonl", method, train_format, stats, split)
+        if loaded is not None:
+            splits[split], row_format = loaded
+            train_format = train_format or row_format
+        stats.rows[split] = len(splits[split]) if split in splits else 0
 
     if "train" not in splits:
         raise DataError(f"{data_dir / 'train.jsonl'} is missing or empty: nothing to train on")
@@ -118,17 +94,7 @@ def load_snapshot(data_dir: str | Path, method: str) -> Snapshot:
         stats.desirable = sum(1 for label in train["label"] if label)
         stats.undesirable = len(train) - stats.desirable
     if method == "cpt":
-        for split, dataset in list(splits.items()):
-            cleaned, empty, duplicates = clean_documents(dataset["text"])
-            if split == "train":
-                stats.empty_removed, stats.duplicates_removed = empty, duplicates
-            if cleaned:
-                splits[split] = Dataset.from_dict({"text": cleaned})
-            else:
-                del splits[split]
-            stats.rows[split] = len(cleaned)
-        if "train" not in splits:
-            raise DataError(f"{data_dir / 'train.jsonl'}: every document is empty after cleaning")
+        _clean_cpt_splits(splits, stats, data_dir)
     return Snapshot(
         data_dir=data_dir,
         manifest=manifest,
@@ -137,6 +103,51 @@ def load_snapshot(data_dir: str | Path, method: str) -> Snapshot:
         splits=splits,
         stats=stats,
     )
+
+
+def _load_split(
+    path: Path, method: str, train_format: str | None, stats: DatasetStats, split: str
+) -> tuple[Dataset, str] | None:
+    """One split with only its format's columns; held-out splits must share train's format."""
+    dataset = _read_jsonl(path)
+    if dataset is None:
+        return None
+    stats.columns[split] = list(dataset.column_names)
+    row_format = detect_row_format(method, dataset.column_names)
+    if row_format is None:
+        missing = missing_columns(method, dataset.column_names)
+        raise DataError(
+            f"{path}: method {method} needs columns {describe_formats(method)}; "
+            f"missing column(s): {', '.join(missing)}"
+        )
+    if train_format is not None and row_format != train_format:
+        if not set(ROW_FORMATS[method][train_format]) <= set(dataset.column_names):
+            raise DataError(
+                f"{path}: rows are in the {row_format} format but train.jsonl is in the "
+                f"{train_format} format; all splits must share one"
+            )
+        row_format = train_format
+    needed = ROW_FORMATS[method][row_format]
+    dataset = dataset.select_columns(list(needed))
+    if method != "cpt":  # CPT drops empty documents while cleaning instead
+        _check_values(path, dataset, needed)
+    if "label" in needed:
+        dataset = dataset.map(lambda row: {"label": bool(row["label"])})
+    return dataset, row_format
+
+
+def _clean_cpt_splits(splits: dict[str, Dataset], stats: DatasetStats, data_dir: Path) -> None:
+    for split, dataset in list(splits.items()):
+        cleaned, empty, duplicates = clean_documents(list(dataset["text"]))
+        if split == "train":
+            stats.empty_removed, stats.duplicates_removed = empty, duplicates
+        if cleaned:
+            splits[split] = Dataset.from_dict({"text": cleaned})
+        else:
+            del splits[split]
+        stats.rows[split] = len(cleaned)
+    if "train" not in splits:
+        raise DataError(f"{data_dir / 'train.jsonl'}: every document is empty after cleaning")
 
 
 def _read_jsonl(path: Path) -> Dataset | None:
@@ -154,6 +165,8 @@ def _check_values(path: Path, dataset: Dataset, needed: tuple[str, ...]) -> None
         for index, value in enumerate(dataset[column]):
             if value is None or (column != "label" and value in ("", [])):
                 raise DataError(f"{path}: row {index + 1} has an empty {column!r}")
+            if column == "label" and value not in (True, False):  # also admits 0 and 1
+                raise DataError(f"{path}: row {index + 1} has label {value!r}; use true or false")
 
 
 def _is_conversational(row: dict[str, Any]) -> bool:

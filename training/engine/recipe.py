@@ -81,7 +81,8 @@ def trainer_args(config: TrainConfig, work_dir: Path) -> dict[str, Any]:
         "per_device_train_batch_size": config.batch_size,
         "per_device_eval_batch_size": config.batch_size,
         "gradient_accumulation_steps": config.gradient_accumulation_steps,
-        "gradient_checkpointing": config.gradient_checkpointing,
+        # transformers 5.23 name; TRL reads the mirrored `gradient_checkpointing` alias
+        "activation_checkpointing": config.gradient_checkpointing,
         "seed": config.seed,
         "logging_strategy": "steps",
         "logging_steps": config.logging_steps,

@@ -38,33 +38,17 @@ def train(
     metrics: dict[str, float] = {}
 
     with recipe.scratch_dir(out) as work:
-        reward_dir: Path | None = None
         if config.rlhf.reward_model:
             reward_model, reward_tokenizer = reward.load_reward_model(config.rlhf.reward_model)
+            reward_dir = None
         else:
-            reward_tokenizer = recipe.load_tokenizer(config.base_model)
             reward_cb = recipe.progress_callback(progress, should_stop, phase="reward")
             callbacks.append(reward_cb)
-            reward_trainer = reward.fit(
-                config,
-                snapshot,
-                reward_tokenizer,
-                reward_cb,
-                work / "reward-run",
-                learning_rate=config.rlhf.reward_learning_rate,
-                num_train_epochs=config.rlhf.reward_epochs,
-                max_steps=-1,
+            reward_model, reward_tokenizer, reward_metrics = train_reward_model(
+                config, snapshot, eval_rows, reward_cb, work
             )
-            metrics.update({f"reward/{k}": v for k, v in recipe.final_metrics(reward_cb).items()})
-            if eval_rows is not None:
-                held = evaluation.reward_preference_metrics(
-                    reward_trainer.model, reward_tokenizer, eval_rows, max_length=config.max_length
-                )
-                metrics.update({f"reward/{k}": v for k, v in held.items()})
+            metrics.update(reward_metrics)
             reward_dir = work / REWARD_SUBDIR
-            save_reward_model(reward_trainer.model, reward_tokenizer, reward_dir, config, metrics)
-            reward_model = merged(reward_trainer.model)
-            reward_model.requires_grad_(False)
 
         policy_cb = recipe.progress_callback(progress, should_stop, phase="policy")
         callbacks.append(policy_cb)
@@ -108,6 +92,35 @@ def train(
             out, trainer.model, meta, tokenizer=trainer.processing_class, extra=add_reward_model
         )
     return recipe.result(config, out, metrics, callbacks)
+
+
+def train_reward_model(
+    config: TrainConfig, snapshot: Any, eval_rows: Any, callback: Any, work: Path
+) -> tuple[Any, Any, dict[str, float]]:
+    """Phase one: a reward model on the train pairs, saved to work/reward_model and merged."""
+    tokenizer = recipe.load_tokenizer(config.base_model)
+    trainer = reward.fit(
+        config,
+        snapshot,
+        tokenizer,
+        callback,
+        work / "reward-run",
+        learning_rate=config.rlhf.reward_learning_rate,
+        num_train_epochs=config.rlhf.reward_epochs,
+        max_steps=-1,
+    )
+    metrics = recipe.final_metrics(callback)
+    if eval_rows is not None:
+        metrics.update(
+            evaluation.reward_preference_metrics(
+                trainer.model, tokenizer, eval_rows, max_length=config.max_length
+            )
+        )
+    metrics = {f"reward/{k}": v for k, v in metrics.items()}
+    save_reward_model(trainer.model, tokenizer, work / REWARD_SUBDIR, config, metrics)
+    model = merged(trainer.model)
+    model.requires_grad_(False)
+    return model, tokenizer, metrics
 
 
 def build_policy_trainer(

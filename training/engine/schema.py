@@ -12,6 +12,29 @@ METHODS = ("sft", "cpt", "reward", "dpo", "kto", "orpo", "rlhf")
 
 SPLITS = ("train", "validation", "test")
 
+# trl 1.16 DPOConfig.loss_type accepts these names (see its help string).
+DPO_LOSS_TYPES = (
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sft",
+    "sigmoid_norm",
+)
+KTO_LOSS_TYPES = ("kto", "apo_zero_unpaired")
+RLHF_ALGORITHMS = ("rloo", "grpo")
+
+MIN_MAX_LENGTH = 32
+
 # Each method accepts one of these row formats: name -> the columns it needs.
 ROW_FORMATS: dict[str, dict[str, tuple[str, ...]]] = {
     "sft": {"messages": ("messages",), "prompt_completion": ("prompt", "completion")},

@@ -40,28 +40,34 @@ TOPICS = [
     "storms",
 ]
 
-CHOSEN_STYLE = "Sure! Here is a short, friendly note about {t}: {t} are lovely."
-REJECTED_STYLE = "no. {t} whatever zzz qqq"
+# Short texts: the tiny model's cost is the 49k-token LM head, linear in sequence length.
+CHOSEN_STYLE = "Sure! {t} are lovely."
+REJECTED_STYLE = "no. zzz {t}"
 
 
 def user(text: str) -> list[dict]:
-    return [{"role": "user", "content": text}]
+    """A user turn after a short system turn (the template's default one is ~20 tokens)."""
+    return [{"role": "system", "content": "Be brief."}, {"role": "user", "content": text}]
 
 
 def assistant(text: str) -> list[dict]:
     return [{"role": "assistant", "content": text}]
 
 
-def preference_rows(n: int, offset: int = 0) -> list[dict]:
-    """Pairs where the chosen answer always has one consistent, friendly style."""
+def preference_rows(n: int, offset: int = 0, plain: bool = False) -> list[dict]:
+    """Pairs where the chosen answer always has one consistent, friendly style.
+
+    `plain`: TRL's standard (string) format instead of conversational messages.
+    """
     rows = []
     for i in range(n):
         t = TOPICS[(i + offset) % len(TOPICS)]
+        chosen, rejected = CHOSEN_STYLE.format(t=t), REJECTED_STYLE.format(t=t)
         rows.append(
             {
-                "prompt": user(f"Tell me about {t}."),
-                "chosen": assistant(CHOSEN_STYLE.format(t=t)),
-                "rejected": assistant(REJECTED_STYLE.format(t=t)),
+                "prompt": f"About {t}? " if plain else user(f"About {t}?"),
+                "chosen": chosen if plain else assistant(chosen),
+                "rejected": rejected if plain else assistant(rejected),
                 "prompt_id": 100 + i,  # provenance keys the engine must drop
                 "completion_ids": [2 * i, 2 * i + 1],
             }
@@ -75,22 +81,30 @@ def sft_rows(n: int, offset: int = 0) -> list[dict]:
         t = TOPICS[(i + offset) % len(TOPICS)]
         rows.append(
             {
-                "messages": user(f"Tell me about {t}.") + assistant(CHOSEN_STYLE.format(t=t)),
+                "messages": user(f"About {t}?") + assistant(CHOSEN_STYLE.format(t=t)),
                 "demonstration_id": i,
             }
         )
     return rows
 
 
-def kto_rows(n_desirable: int, n_undesirable: int, offset: int = 0) -> list[dict]:
+def kto_rows(
+    n_desirable: int, n_undesirable: int, offset: int = 0, plain: bool = False
+) -> list[dict]:
+    def prompt(t):
+        return f"About {t}? " if plain else user(f"About {t}?")
+
+    def answer(text):
+        return text if plain else assistant(text)
+
     rows = []
     for i in range(max(n_desirable, n_undesirable)):
         t = TOPICS[(i + offset) % len(TOPICS)]
         if i < n_desirable:
             rows.append(
                 {
-                    "prompt": user(f"Tell me about {t}."),
-                    "completion": assistant(CHOSEN_STYLE.format(t=t)),
+                    "prompt": prompt(t),
+                    "completion": answer(CHOSEN_STYLE.format(t=t)),
                     "label": True,
                     "judgement_id": i,
                 }
@@ -98,8 +112,8 @@ def kto_rows(n_desirable: int, n_undesirable: int, offset: int = 0) -> list[dict
         if i < n_undesirable:
             rows.append(
                 {
-                    "prompt": user(f"Tell me about {t}."),
-                    "completion": assistant(REJECTED_STYLE.format(t=t)),
+                    "prompt": prompt(t),
+                    "completion": answer(REJECTED_STYLE.format(t=t)),
                     "label": False,
                     "judgement_id": 1000 + i,
                 }
@@ -129,8 +143,6 @@ def write_snapshot(
     directory.mkdir(parents=True, exist_ok=True)
     splits = {"train": train, "validation": validation or [], "test": test or []}
     for split, rows in splits.items():
-        if split != "train" and rows is None:
-            continue
         with (directory / f"{split}.jsonl").open("w") as fh:
             for row in rows:
                 fh.write(json.dumps(row) + "\n")

@@ -105,3 +105,19 @@ def test_cpt_snapshot_is_cleaned_and_chunked(tmp_path, tiny_model_dir):
     assert all(n == 16 for n in lengths[:-1]) and 2 <= lengths[-1] <= 16
     flat = [t for ids in chunks["input_ids"] for t in ids]
     assert flat.count(tokenizer.eos_token_id) == 4  # one separator per document
+
+
+def test_kto_labels_must_be_booleans(tmp_path):
+    rows = S.kto_rows(2, 2)
+    for row in rows:
+        row["label"] = "yes" if row["label"] else "no"
+    S.write_snapshot(tmp_path, rows, fmt="kto")
+    with pytest.raises(DataError, match=re.escape("row 1 has label 'yes'; use true or false")):
+        load_snapshot(tmp_path, "kto")
+
+
+def test_cpt_empty_strings_are_dropped_not_refused(tmp_path):
+    S.write_snapshot(tmp_path, [{"text": ""}, {"text": "a doc"}, {"text": " a  doc "}], fmt="text")
+    snap = load_snapshot(tmp_path, "cpt")
+    assert list(snap.splits["train"]["text"]) == ["a doc"]
+    assert (snap.stats.empty_removed, snap.stats.duplicates_removed) == (1, 1)

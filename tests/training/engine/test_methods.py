@@ -21,12 +21,18 @@ FAST = {
 
 
 def make_snapshot(directory, method):
-    if method in ("dpo", "orpo", "reward", "rlhf"):
+    """Conversational rows for SFT, DPO, reward and RLHF; TRL's plain-string format for ORPO
+    and KTO, so both formats are exercised."""
+    if method in ("dpo", "reward", "rlhf"):
         return S.write_snapshot(directory, S.preference_rows(16), S.preference_rows(4, offset=16))
+    if method == "orpo":
+        rows, held = S.preference_rows(16, plain=True), S.preference_rows(4, 16, plain=True)
+        return S.write_snapshot(directory, rows, held)
     if method == "sft":
         return S.write_snapshot(directory, S.sft_rows(16), S.sft_rows(4, offset=16), fmt="messages")
     if method == "kto":
-        return S.write_snapshot(directory, S.kto_rows(8, 8), S.kto_rows(2, 2, offset=8), fmt="kto")
+        rows, held = S.kto_rows(8, 8, plain=True), S.kto_rows(2, 2, 8, plain=True)
+        return S.write_snapshot(directory, rows, held, fmt="kto")
     return S.write_snapshot(directory, S.cpt_rows(12), S.cpt_rows(3), fmt="text")
 
 
@@ -206,3 +212,33 @@ def test_bad_data_fails_before_training(tmp_path, tiny_model_dir):
     with pytest.raises(ConfigError, match="KTO data is imbalanced"):
         train(config, data)
     assert not (tmp_path / "v1").exists()
+
+
+@pytest.mark.slow
+def test_rlhf_with_a_given_reward_adapter_and_grpo_needs_only_prompts(tmp_path, tiny_model_dir):
+    _, _, reward_dir = run("reward", tmp_path / "r", tiny_model_dir, max_steps=4)
+    prompts_only = tmp_path / "prompts"
+    rows = [{"prompt": r["prompt"], "prompt_id": r["prompt_id"]} for r in S.preference_rows(8)]
+    S.write_snapshot(prompts_only, rows, [{"prompt": S.user("About moss?")}], fmt="prompts")
+    out = tmp_path / "models" / "v2"
+    config = load_config(
+        None,
+        "rlhf",
+        {
+            **FAST,
+            "base_model": str(tiny_model_dir),
+            "output_dir": str(out),
+            "max_steps": 2,
+            "rlhf.reward_model": str(reward_dir),
+            "rlhf.algorithm": "grpo",
+            "rlhf.num_generations": 2,
+            "rlhf.max_new_tokens": 8,
+        },
+    )
+    result = train(config, prompts_only)
+    assert {h["phase"] for h in result.history} == {"policy"}  # no reward training
+    assert all("reward" in h for h in result.history if "loss" in h)
+    assert "eval_win_rate" in result.metrics
+    meta = assert_published(out, "rlhf")
+    assert meta["reward_model"] == str(reward_dir)
+    assert not (out / "reward_model").exists()
