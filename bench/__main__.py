@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     module = importlib.import_module(BENCHMARKS[args.name])
     result = result_build(args.name, module.run(quick=args.quick))
-    path = result_write(args.name, result)
+    path = result_write(args.name, result, quick=args.quick)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     print(f"Wrote {path}")
 

@@ -54,9 +54,10 @@ def result_build(name: str, figures: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def result_write(name: str, result: dict[str, Any]) -> Path:
+def result_write(name: str, result: dict[str, Any], *, quick: bool = False) -> Path:
+    """Full runs write NAME.json; smoke runs write NAME.quick.json and never overwrite them."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
+    path = RESULTS_DIR / (f"{name}.quick.json" if quick else f"{name}.json")
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
     return path
 

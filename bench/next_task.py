@@ -82,6 +82,7 @@ def run(quick: bool) -> dict:
 
 
 def _measure(size: int, iterations: int, workdir: Path) -> dict:
+    """In the child: build the project of `size` prompts, then time `iterations` turns."""
     os.environ.setdefault("SECURE_HTTPS", "0")
     from bench.common import django_setup_throwaway
 
@@ -130,11 +131,13 @@ def _measure(size: int, iterations: int, workdir: Path) -> dict:
 
 
 def _percentile(values: list[float], percent: float) -> float:
+    """Nearest-rank percentile."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
 
 
 def _submit(assignment, user, i: int) -> None:
+    """Submit a valid answer of the assignment's kind, as the workspace form would."""
     from labeling.models import TaskKind
     from labeling.services.queue import demonstration_submit, judgement_submit
 
@@ -182,6 +185,7 @@ def _renderer(project):
     generation = {"server_up": True, "retry_at": None, "buffered": 0, "target": 0}
 
     def render(user, view, progress):
+        """The task fragment for this view, as the workspace view renders it for htmx."""
         request = factory.post(f"/p/{project.slug}/", HTTP_HX_REQUEST="true")
         request.user = user
         request.htmx = HtmxDetails(request)
@@ -206,6 +210,7 @@ def _renderer(project):
 
 
 def _generation_status_ms(project) -> float | None:
+    """One call of generation_status (the workspace view makes it on every render)."""
     try:
         from labeling.selectors.generation import generation_status
 
@@ -230,12 +235,13 @@ def _build(size: int):
 
     User = get_user_model()
     past = timezone.now() - timedelta(hours=1)
+    n = COMPLETIONS_PER_PROMPT
     with transaction.atomic():
         project = project_create(
             name="Bench",
             slug="bench",
             overlap=OVERLAP,
-            completions_per_prompt=COMPLETIONS_PER_PROMPT,
+            completions_per_prompt=n,
             guidelines="Prefer the answer that is **correct**, then the one that is clear.",
         )
         live = project.model_versions.get(status="live")
@@ -244,85 +250,60 @@ def _build(size: int):
         )
         users = list(User.objects.filter(username__startswith="bench").order_by("pk"))
         prompt_ids = range(1, size + 1)
-        _insert(
-            Prompt,
-            [
-                "id",
-                "project",
-                "instruction",
-                "input",
-                "category",
-                "language",
-                "source",
-                "metadata",
-                "dedupe_key",
-                "created_at",
-            ],
-            (
-                (
-                    i,
-                    project.pk,
-                    f"Benchmark prompt {i}: explain one idea in two sentences.",
-                    "",
-                    "",
-                    "",
-                    "bench",
-                    "{}",
-                    hashlib.sha256(str(i).encode()).hexdigest(),
-                    past,
-                )
-                for i in prompt_ids
-            ),
+        text = "Benchmark prompt {}: explain one idea in two sentences."
+        prompts = (
+            {
+                "id": i,
+                "project": project.pk,
+                "instruction": text.format(i),
+                "input": "",
+                "category": "",
+                "language": "",
+                "source": "bench",
+                "metadata": {},
+                "dedupe_key": hashlib.sha256(str(i).encode()).hexdigest(),
+                "created_at": past,
+            }
+            for i in prompt_ids
         )
-        n = COMPLETIONS_PER_PROMPT
-        _insert(
-            Completion,
-            [
-                "id",
-                "prompt",
-                "model_version",
-                "text",
-                "request_id",
-                "index",
-                "sampling_params",
-                "is_synthetic",
-                "finish_reason",
-                "created_at",
-            ],
-            (
-                (
-                    (i - 1) * n + k + 1,
-                    i,
-                    live.pk,
-                    f"Completion {k} of prompt {i}. " * 8,
-                    "",
-                    k,
-                    "{}",
-                    True,
-                    "stop",
-                    past,
-                )
-                for i in prompt_ids
-                for k in range(n)
-            ),
+        _insert(Prompt, prompts)
+        completions = (
+            {
+                "id": (i - 1) * n + k + 1,
+                "prompt": i,
+                "model_version": live.pk,
+                "text": f"Completion {k} of prompt {i}. " * 8,
+                "request_id": "",
+                "index": k,
+                "sampling_params": {},
+                "is_synthetic": True,
+                "finish_reason": "stop",
+                "created_at": past,
+            }
+            for i in prompt_ids
+            for k in range(n)
         )
+        _insert(Completion, completions)
         _history(project, live, prompt_ids[: int(size * DONE_SHARE)], users[ACTIVE_ANNOTATORS:])
     return project, users[:ACTIVE_ANNOTATORS]
 
 
-def _insert(model, fields: list[str], rows) -> None:
-    """executemany of plain tuples, values adapted as the ORM would store them."""
+def _insert(model, rows) -> None:
+    """executemany of rows given as {field name: value}, adapted as the ORM would store them."""
     from django.db import connection
 
-    model_fields = [model._meta.get_field(name) for name in fields]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in model_fields)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({marks})"
-    adapters = [_adapter(field) for field in model_fields]
-    batch = []
+    batch, sql, adapters = [], None, None
     with connection.cursor() as cursor:
         for row in rows:
-            batch.append([adapt(value) for adapt, value in zip(adapters, row, strict=True)])
+            if sql is None:
+                fields = [model._meta.get_field(name) for name in row]
+                columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+                marks = ", ".join(["%s"] * len(fields))
+                sql = f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({marks})"
+                adapters = [_adapter(field) for field in fields]
+            batch.append(
+                [adapt(value) for adapt, value in zip(adapters, row.values(), strict=True)]
+            )
             if len(batch) == 5000:
                 cursor.executemany(sql, batch)
                 batch = []
@@ -331,13 +312,14 @@ def _insert(model, fields: list[str], rows) -> None:
 
 
 def _adapter(field):
+    """How the ORM would turn a Python value of this field into a database value."""
     from django.db import connection
 
     kind = field.get_internal_type()
     if kind == "DateTimeField":
         return connection.ops.adapt_datetimefield_value
     if kind == "JSONField":
-        return lambda value: value if isinstance(value, str) or value is None else json.dumps(value)
+        return lambda value: None if value is None else json.dumps(value)
     if kind == "UUIDField":
         return lambda value: value.hex
     return lambda value: value
@@ -361,98 +343,57 @@ def _history(project, live, done_prompt_ids, annotators) -> None:
         completion_ids = [(prompt_id - 1) * n + k + 1 for k in range(n)]
         for kind in kinds:
             item_id = len(items) + 1
-            version = None if kind == TaskKind.ANSWER else live.pk
-            items.append((item_id, project.pk, prompt_id, kind, version, OVERLAP, done_at))
+            items.append(
+                {
+                    "id": item_id,
+                    "project": project.pk,
+                    "prompt": prompt_id,
+                    "kind": kind,
+                    "model_version": None if kind == TaskKind.ANSWER else live.pk,
+                    "taken": OVERLAP,
+                    "created_at": done_at,
+                }
+            )
             shown = _shown(kind, completion_ids)
             left, right = (shown[0], shown[1]) if kind == TaskKind.COMPARE else (None, None)
             for j in range(OVERLAP):
-                assignment_id = len(assignments) + 1
-                annotator = annotators[(item_id * OVERLAP + j) % len(annotators)].pk
-                assignments.append(
-                    (
-                        assignment_id,
-                        project.pk,
-                        prompt_id,
-                        item_id,
-                        annotator,
-                        kind,
-                        "submitted",
-                        uuid.uuid4(),
-                        shown,
-                        left,
-                        right,
-                        done_at,
-                        "",
-                        done_at,
-                        done_at,
-                        8000,
-                    )
-                )
+                assignment = {
+                    "id": len(assignments) + 1,
+                    "project": project.pk,
+                    "prompt": prompt_id,
+                    "item": item_id,
+                    "annotator": annotators[(item_id * OVERLAP + j) % len(annotators)].pk,
+                    "kind": kind,
+                    "status": Assignment.Status.SUBMITTED,
+                    "token": uuid.uuid4(),
+                    "completion_ids": shown,
+                    "left_completion": left,
+                    "right_completion": right,
+                    "expires_at": done_at,
+                    "skip_reason": "",
+                    "created_at": done_at,
+                    "submitted_at": done_at,
+                    "time_spent_ms": 8000,
+                }
+                assignments.append(assignment)
                 if kind in JUDGEMENT_KINDS:
-                    verdict = _verdict(kind, shown)
                     judgements.append(
-                        (
-                            assignment_id,
-                            prompt_id,
-                            annotator,
-                            kind,
-                            verdict["outcome"],
-                            verdict.get("ranking"),
-                            verdict.get("choice", ""),
-                            left,
-                            right,
-                            verdict.get("ratings"),
-                            "",
-                            8000,
-                            done_at,
-                        )
+                        {
+                            "assignment": assignment["id"],
+                            "prompt": prompt_id,
+                            "annotator": assignment["annotator"],
+                            "kind": kind,
+                            "left_completion": left,
+                            "right_completion": right,
+                            "reason": "",
+                            "time_spent_ms": 8000,
+                            "created_at": done_at,
+                            **_verdict(kind, shown),
+                        }
                     )
-    _insert(
-        QueueItem,
-        ["id", "project", "prompt", "kind", "model_version", "taken", "created_at"],
-        items,
-    )
-    _insert(
-        Assignment,
-        [
-            "id",
-            "project",
-            "prompt",
-            "item",
-            "annotator",
-            "kind",
-            "status",
-            "token",
-            "completion_ids",
-            "left_completion",
-            "right_completion",
-            "expires_at",
-            "skip_reason",
-            "created_at",
-            "submitted_at",
-            "time_spent_ms",
-        ],
-        assignments,
-    )
-    _insert(
-        Judgement,
-        [
-            "assignment",
-            "prompt",
-            "annotator",
-            "kind",
-            "outcome",
-            "ranking",
-            "choice",
-            "left_completion",
-            "right_completion",
-            "ratings",
-            "reason",
-            "time_spent_ms",
-            "created_at",
-        ],
-        judgements,
-    )
+    _insert(QueueItem, items)
+    _insert(Assignment, assignments)
+    _insert(Judgement, judgements)
     last_prompt = done_prompt_ids[-1]
     for kind in kinds:
         position = last_prompt if kind == TaskKind.ANSWER else last_prompt * n
@@ -466,6 +407,7 @@ def _history(project, live, done_prompt_ids, annotators) -> None:
 
 
 def _shown(kind: str, completion_ids: list[int]) -> list[int]:
+    """The completions a task of `kind` shows, as task_next would have picked them."""
     from labeling.models import TaskKind
 
     if kind == TaskKind.COMPARE:
@@ -478,24 +420,19 @@ def _shown(kind: str, completion_ids: list[int]) -> list[int]:
 
 
 def _verdict(kind: str, shown: list[int]) -> dict:
+    """The judgement columns a submission of this kind leaves (all of them, for executemany)."""
     from labeling.models import Judgement, TaskKind
 
+    verdict = {"outcome": Judgement.Outcome.RATED, "ranking": None, "choice": "", "ratings": None}
     if kind == TaskKind.RANK:
-        return {"outcome": Judgement.Outcome.RANKED, "ranking": [[pk] for pk in shown]}
+        return {**verdict, "outcome": Judgement.Outcome.RANKED, "ranking": [[pk] for pk in shown]}
     if kind == TaskKind.COMPARE:
-        return {
-            "outcome": Judgement.Outcome.CHOICE,
-            "choice": Judgement.Choice.A,
-            "left_completion_id": shown[0],
-            "right_completion_id": shown[1],
-        }
-    return {
-        "outcome": Judgement.Outcome.RATED,
-        "ratings": {str(pk): {"thumb": "up"} for pk in shown},
-    }
+        return {**verdict, "outcome": Judgement.Outcome.CHOICE, "choice": Judgement.Choice.A}
+    return {**verdict, "ratings": {str(pk): {"thumb": "up", "flags": []} for pk in shown}}
 
 
 def main() -> None:
+    """`python -m bench.next_task --measure N --workdir DIR`: one size, JSON on stdout."""
     parser = argparse.ArgumentParser(description="One size of the next_task benchmark.")
     parser.add_argument("--measure", type=int, required=True, help="prompts in the project")
     parser.add_argument("--iterations", type=int, default=ITERATIONS)
