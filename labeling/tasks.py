@@ -49,3 +49,16 @@ def prompts_import_task(
     except ImportFileError as error:
         return {"ok": False, "message": str(error)}
     return {"ok": True, "message": report.summary()}
+
+
+@task()
+def dataset_export_task(export_id: int) -> dict:
+    """Write one dataset export's snapshot (queued by the admin's "Export dataset…")."""
+    from labeling.models import DatasetExport
+    from labeling.services.exports import dataset_export_run
+
+    export = DatasetExport.objects.select_related("project").filter(pk=export_id).first()
+    if export is None:
+        return {"export_id": export_id, "missing": True}
+    export = dataset_export_run(export=export)
+    return {"export_id": export_id, "status": export.status, "rows": export.rows_total}

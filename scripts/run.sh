@@ -22,12 +22,12 @@ if [ -z "${VLLM_URLS:-}" ]; then
   .venv/bin/python manage.py serve_model >>var/log/serve_model.log 2>&1 &
   pids+=($!)
 fi
-say "Starting the task workers (logs: var/log/worker.log, var/log/worker-training.log)"
-# Training runs for minutes; it gets its own worker so completions keep being pre-generated.
-.venv/bin/python manage.py db_worker --queue-name default,generation >>var/log/worker.log 2>&1 &
-pids+=($!)
-.venv/bin/python manage.py db_worker --queue-name training >>var/log/worker-training.log 2>&1 &
-pids+=($!)
+say "Starting the task workers (logs: var/log/worker-*.log)"
+# One worker per queue: a training run or a long refill never delays imports and exports.
+for queue in default generation training; do
+  .venv/bin/python manage.py db_worker --queue-name "$queue" >>"var/log/worker-$queue.log" 2>&1 &
+  pids+=($!)
+done
 
 say "Loopwork is at http://127.0.0.1:$PORT/  (admin: http://127.0.0.1:$PORT/admin/)"
 .venv/bin/python manage.py runserver "127.0.0.1:$PORT" &

@@ -1,7 +1,25 @@
-from django.contrib import admin
+from django import forms
+from django.apps import apps
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
 
+from labeling.admin import ProjectAdmin
 from labeling.admin_scoping import ProjectScopedAdmin
-from training.models import ModelServer, ModelVersion
+from training.models import ModelServer, ModelVersion, TrainingRun
+from training.selectors.runs import run_progress
+from training.services.runs import (
+    training_run_cancel,
+    training_run_create,
+    training_runs_fail_stale,
+)
+from training.services.versions import (
+    PublishError,
+    model_version_publish,
+    model_version_rollback,
+)
 
 
 @admin.register(ModelVersion)
@@ -11,6 +29,27 @@ class ModelVersionAdmin(ProjectScopedAdmin):
     search_fields = ["served_name", "project__name"]
     readonly_fields = ["created_at"]
     list_select_related = ["project", "parent"]
+    actions = ["publish", "rollback"]
+
+    @admin.action(description="Publish (make live)")
+    def publish(self, request, queryset):
+        self._each_version(request, queryset, model_version_publish, "is live")
+
+    @admin.action(description="Roll back to this version")
+    def rollback(self, request, queryset):
+        self._each_version(request, queryset, model_version_rollback, "is live again")
+
+    def _each_version(self, request, queryset, service, done):
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one version.", messages.WARNING)
+            return
+        version = queryset.get()
+        try:
+            version = service(version=version)
+        except PublishError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(request, f"{version.served_name} {done}.", messages.SUCCESS)
 
 
 @admin.register(ModelServer)
@@ -35,3 +74,145 @@ class ModelServerAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class TrainingRunStartForm(forms.Form):
+    method = forms.ChoiceField(choices=TrainingRun.Method.choices, initial="dpo")
+    snapshot_dir = forms.CharField(
+        required=False,
+        label="Export snapshot directory",
+        help_text="A dataset export's directory (manifest.json + train/validation/test.jsonl).",
+    )
+    base_version = forms.ModelChoiceField(
+        queryset=ModelVersion.objects.none(),
+        required=False,
+        help_text="Empty: the live version. Adapters stack on the base model only.",
+    )
+    overrides = forms.JSONField(
+        required=False,
+        initial=dict,
+        help_text='Preset overrides as JSON, e.g. {"max_steps": 4, "dpo": {"beta": 0.2}}.',
+    )
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["base_version"].queryset = project.model_versions.all()
+        export_model = _dataset_export_model()
+        if export_model is not None:
+            self.fields["export"] = forms.ModelChoiceField(
+                queryset=export_model.objects.filter(project=project, status="done"),
+                required=False,
+            )
+
+    def clean_overrides(self):
+        value = self.cleaned_data["overrides"] or {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Give a JSON object.")
+        return value
+
+
+def _dataset_export_model():
+    try:
+        return apps.get_model("labeling", "DatasetExport")
+    except LookupError:
+        return None
+
+
+@admin.action(description="Start training run…")
+def start_training_run(modeladmin, request, queryset):
+    """Intermediate form → training_run_create (one project at a time)."""
+    if queryset.count() != 1:
+        modeladmin.message_user(request, "Choose exactly one project.", messages.WARNING)
+        return None
+    project = queryset.get()
+    form = TrainingRunStartForm(request.POST if "apply" in request.POST else None, project=project)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            run = training_run_create(
+                project=project,
+                method=data["method"],
+                export=data.get("export"),
+                snapshot_dir=data["snapshot_dir"] or None,
+                base_version=data["base_version"],
+                overrides=data["overrides"],
+                created_by=request.user,
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+        else:
+            modeladmin.message_user(request, f"Queued {run}.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:training_trainingrun_change", args=[run.pk]))
+    return TemplateResponse(
+        request,
+        "admin/training/start_training_run.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "project": project,
+            "form": form,
+            "title": "Start training run",
+        },
+    )
+
+
+ProjectAdmin.actions = [*(ProjectAdmin.actions or []), start_training_run]
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(ProjectScopedAdmin):
+    list_display = ["__str__", "project", "method", "status", "step_of_total", "loss", "started_at"]
+    list_filter = ["status", "method", "project"]
+    list_select_related = ["project", "base_version", "result_version"]
+    readonly_fields = [
+        "project",
+        "method",
+        "config",
+        "export",
+        "snapshot_dir",
+        "base_version",
+        "status",
+        "result_version",
+        "step",
+        "total_steps",
+        "loss",
+        "heartbeat_at",
+        "cancel_requested",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "error",
+    ]
+    exclude = ["history", "log", "metrics"]
+    actions = ["cancel_runs"]
+
+    @admin.display(description="Step")
+    def step_of_total(self, run):
+        return f"{run.step} / {run.total_steps}" if run.total_steps else "-"
+
+    def has_add_permission(self, request):
+        return False  # runs start from a project: "Start training run…"
+
+    def changelist_view(self, request, extra_context=None):
+        training_runs_fail_stale()
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        extra = {
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            **(extra_context or {}),
+        }
+        if run is not None:
+            extra["progress"] = run_progress(run)
+        return super().change_view(request, object_id, form_url, extra)
+
+    @admin.action(description="Cancel selected runs")
+    def cancel_runs(self, request, queryset):
+        for run in queryset:
+            if run.is_active:
+                training_run_cancel(run=run)
+        self.message_user(request, "Cancellation requested.", messages.INFO)

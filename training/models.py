@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -72,3 +73,83 @@ class ModelServer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.url} ({self.get_state_display()})"
+
+
+class TrainingRun(models.Model):
+    """One training job: a method on an export snapshot, from a base version, to a candidate.
+
+    Rows are written only by training.services.runs; the worker updates progress and the
+    heartbeat while it trains, so the admin can show a live view and spot a dead worker.
+    """
+
+    class Method(models.TextChoices):
+        CPT = "cpt", "Continued pre-training"
+        SFT = "sft", "Supervised fine-tuning"
+        REWARD = "reward", "Reward model"
+        DPO = "dpo", "DPO"
+        KTO = "kto", "KTO"
+        ORPO = "orpo", "ORPO"
+        RLHF = "rlhf", "RLHF (reward model + RLOO/GRPO)"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.CASCADE, related_name="training_runs"
+    )
+    method = models.CharField(max_length=16, choices=Method.choices)
+    config = models.JSONField(
+        default=dict, blank=True, help_text="Overrides of the method's preset (dotted or nested)."
+    )
+    export = models.ForeignKey(
+        "labeling.DatasetExport",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="training_runs",
+        help_text="The dataset export trained on (its snapshot directory is snapshot_dir).",
+    )
+    snapshot_dir = models.CharField(
+        max_length=500, help_text="Export snapshot directory (manifest.json + *.jsonl)."
+    )
+    base_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="training_runs_from"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    loss = models.FloatField(null=True, blank=True)
+    metrics = models.JSONField(default=dict, blank=True, help_text="Latest logged metrics.")
+    history = models.JSONField(default=list, blank=True, help_text="Every progress event.")
+    log = models.TextField(blank=True, help_text="The last lines of the run's log.")
+    error = models.TextField(blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result_version = models.OneToOneField(
+        ModelVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="training_run",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug} {self.method} #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

@@ -1,0 +1,92 @@
+"""What the admin shows of a training run while it trains and after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from training.models import TrainingRun
+
+CHART_WIDTH = 320
+CHART_HEIGHT = 90
+SHOWN_METRICS = (
+    "rewards/accuracies",
+    "rewards/margins",
+    "accuracy",
+    "margin",
+    "kl",
+    "reward",
+    "mean_token_accuracy",
+    "eval_loss",
+    "grad_norm",
+    "learning_rate",
+)
+
+
+@dataclass
+class RunProgress:
+    run: TrainingRun
+    step: int
+    total_steps: int
+    percent: int
+    loss: float | None
+    metrics: list[tuple[str, float]]
+    elapsed_s: float | None
+    remaining_s: float | None
+    chart_points: str
+    loss_range: tuple[float, float] | None
+    polling: bool
+    log_tail: str
+    events: int = 0
+    phases: list[str] = field(default_factory=list)
+
+
+def run_progress(run: TrainingRun) -> RunProgress:
+    history = run.history or []
+    losses = [(e.get("step", 0), e["loss"]) for e in history if e.get("loss") is not None]
+    points, loss_range = loss_chart(losses)
+    return RunProgress(
+        run=run,
+        step=run.step,
+        total_steps=run.total_steps,
+        percent=round(100 * run.step / run.total_steps) if run.total_steps else 0,
+        loss=run.loss,
+        metrics=[(k, run.metrics[k]) for k in SHOWN_METRICS if k in (run.metrics or {})],
+        elapsed_s=_elapsed(run),
+        remaining_s=_remaining(run),
+        chart_points=points,
+        loss_range=loss_range,
+        polling=run.is_active,
+        log_tail="\n".join((run.log or "").splitlines()[-20:]),
+        events=len(history),
+        phases=sorted({e.get("phase", "train") for e in history}),
+    )
+
+
+def loss_chart(losses: list[tuple[int, float]]) -> tuple[str, tuple[float, float] | None]:
+    """SVG polyline points for the losses in order, scaled into the chart box."""
+    if not losses:
+        return "", None
+    values = [loss for _, loss in losses]
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    last = max(len(values) - 1, 1)
+    points = " ".join(
+        f"{i * CHART_WIDTH / last:.1f},{CHART_HEIGHT - (v - low) / span * CHART_HEIGHT:.1f}"
+        for i, v in enumerate(values)
+    )
+    return points, (low, high)
+
+
+def _elapsed(run: TrainingRun) -> float | None:
+    if run.started_at is None:
+        return None
+    end = run.finished_at or timezone.now()
+    return max(0.0, (end - run.started_at).total_seconds())
+
+
+def _remaining(run: TrainingRun) -> float | None:
+    if run.status != TrainingRun.Status.RUNNING or not run.history:
+        return None
+    return run.history[-1].get("remaining_s")

@@ -1,0 +1,333 @@
+"""Training runs: create (validate + enqueue), execute in the worker, cancel, fail stale ones.
+
+The engine (training/engine) knows nothing of Django; this module turns a TrainingRun row into
+an engine config with absolute paths, stores the engine's progress events on the row (at most
+every HEARTBEAT_EVERY_S, which is also the heartbeat), and turns the published adapter into a
+candidate ModelVersion. The live version is never touched here: publishing is
+training.services.versions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import time
+import traceback
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from labeling.models import Project
+from training.engine.config import ConfigError, TrainConfig, load_config, validate
+from training.models import ModelVersion, TrainingRun
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY_S = 2.0
+# Model loading and the held-out evaluation report nothing for a while; a worker silent for
+# longer than this is taken for dead.
+STALE_AFTER_S = 15 * 60
+LOG_TAIL_LINES = 200
+MAX_ERROR_CHARS = 4000
+STACKING_NOTE = (
+    "note: the base version {name} is an adapter; adapters stack on the base model only, so "
+    "this run trains a new adapter on the base model {base}"
+)
+
+
+def adapters_root(project: Project) -> Path:
+    return Path(settings.MODELS_DIR) / "adapters" / project.slug
+
+
+def training_config_build(
+    *, method: str, base_version: ModelVersion, overrides: dict | None, output_dir: str = ""
+) -> TrainConfig:
+    """The engine config: the method's preset, the overrides, and absolute paths.
+
+    Adapters stack on the base model only, so an adapter version contributes its base model.
+    """
+    config = load_config(None, method, overrides or {})
+    config.base_model = str(Path(base_version.base_model_path).resolve())
+    config.output_dir = output_dir
+    return config
+
+
+def training_run_create(
+    *,
+    project: Project,
+    method: str,
+    export: Any = None,
+    snapshot_dir: str | Path | None = None,
+    base_version: ModelVersion | None = None,
+    overrides: dict | None = None,
+    created_by=None,
+    enqueue: bool = True,
+) -> TrainingRun:
+    """Check the settings and the snapshot, store a queued run, and hand it to the worker.
+
+    `export` is a DatasetExport (its snapshot directory is used); `snapshot_dir` names a
+    snapshot directory directly. Raises ValidationError saying what to change.
+    """
+    if method not in TrainingRun.Method.values:
+        raise ValidationError({"method": f"Unknown method {method!r}."})
+    directory = _snapshot_dir_of(export, snapshot_dir)
+    if not (directory / "manifest.json").is_file():
+        raise ValidationError({"snapshot_dir": f"{directory} holds no manifest.json."})
+    if base_version is None:
+        base_version = project.model_versions.filter(status=ModelVersion.Status.LIVE).first()
+    if base_version is None or base_version.project_id != project.pk:
+        raise ValidationError({"base_version": "Choose a model version of this project."})
+    overrides = dict(overrides or {})
+    try:
+        config = training_config_build(
+            method=method, base_version=base_version, overrides=overrides
+        )
+        validate(config)
+    except ConfigError as exc:
+        raise ValidationError({"config": str(exc)}) from None
+
+    run = TrainingRun(
+        project=project,
+        method=method,
+        config=overrides,
+        snapshot_dir=str(directory),
+        base_version=base_version,
+        created_by=created_by,
+    )
+    if export is not None:
+        run.export = export
+    run.full_clean()
+    run.save()
+    if enqueue:
+        transaction.on_commit(lambda: _enqueue(run.pk))
+    return run
+
+
+def _enqueue(run_id: int) -> None:
+    from training.tasks import training_run_task
+
+    training_run_task.enqueue(run_id)
+
+
+def _snapshot_dir_of(export: Any, snapshot_dir: str | Path | None) -> Path:
+    if snapshot_dir:
+        return Path(snapshot_dir).resolve()
+    if export is None:
+        raise ValidationError({"snapshot_dir": "Choose a dataset export to train on."})
+    if getattr(export, "status", "done") != "done":
+        raise ValidationError({"export": f"Export {export.pk} is {export.status}, not done."})
+    for name in ("snapshot_dir", "directory", "path"):
+        value = getattr(export, name, None)
+        if value:
+            return Path(str(value)).resolve()
+    raise ValidationError({"export": f"Export {export} has no snapshot directory."})
+
+
+class _RunReporter:
+    """The engine's progress callable: keeps every event, writes to the run every ~2 s.
+
+    Each write is also the heartbeat, and reads back `cancel_requested`.
+    """
+
+    def __init__(self, run: TrainingRun, echo=None):
+        self.run = run
+        self.echo = echo
+        self.history: list[dict] = list(run.history or [])
+        self.log_lines: list[str] = (run.log or "").splitlines()
+        self.cancelled = False
+        self._last_write = 0.0
+        self._latest: dict[str, Any] = {}
+
+    def note(self, line: str) -> None:
+        self.log_lines.append(line)
+        if self.echo:
+            self.echo(line)
+
+    def __call__(self, event) -> Any:
+        from training.engine.__main__ import format_event
+        from training.engine.progress import Cancelled
+
+        record = dataclasses.asdict(event)
+        self.history.append(record)
+        self._latest = record
+        self.note(format_event(event))
+        self.flush(force=event.kind in ("start", "end", "eval"))
+        return Cancelled if self.cancelled else None
+
+    def should_stop(self) -> bool:
+        self.flush()
+        return self.cancelled
+
+    def flush(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_write < HEARTBEAT_EVERY_S:
+            return
+        self._last_write = now
+        fields: dict[str, Any] = {
+            "heartbeat_at": timezone.now(),
+            "history": self.history,
+            "log": "\n".join(self.log_lines[-LOG_TAIL_LINES:]),
+        }
+        if self._latest:
+            fields.update(
+                step=self._latest["step"],
+                total_steps=self._latest["total_steps"],
+                metrics={**self.run.metrics, **self._latest["metrics"]},
+            )
+            if self._latest["loss"] is not None:
+                fields["loss"] = self._latest["loss"]
+        TrainingRun.objects.filter(pk=self.run.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(self.run, name, value)
+        self.cancelled = (
+            self.cancelled
+            or TrainingRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+        )
+
+
+def training_run_execute(*, run: TrainingRun, echo=None) -> TrainingRun:
+    """Train in this process (the worker): queued → running → succeeded/failed/cancelled.
+
+    On success the adapter is published under MODELS_DIR/adapters/<slug>/v<k> and becomes a
+    candidate ModelVersion; on any failure nothing is left on disk and the live version is
+    untouched. `echo(line)` also receives each progress line (the `train --wait` command).
+    """
+    from training.engine import train
+    from training.engine.progress import Cancelled
+
+    if not _run_start(run):
+        return run
+    reporter = _RunReporter(run, echo=echo)
+    staging = adapters_root(run.project) / f".run-{run.pk}"
+    shutil.rmtree(staging, ignore_errors=True)  # a retried run's leftovers
+    try:
+        base = run.base_version
+        config = training_config_build(
+            method=run.method,
+            base_version=base,
+            overrides=run.config,
+            output_dir=str(staging),
+        )
+        if base.is_adapter:
+            reporter.note(STACKING_NOTE.format(name=base.served_name, base=config.base_model))
+        reporter.note(f"training {run.method} on {run.snapshot_dir} from {config.base_model}")
+        reporter.flush(force=True)
+        result = train(config, run.snapshot_dir, reporter, should_stop=reporter.should_stop)
+        return _run_succeed(run, reporter, staging, result)
+    except Cancelled:
+        shutil.rmtree(staging, ignore_errors=True)
+        reporter.note("cancelled: stopped at a step boundary; nothing was published")
+        return _run_finish(run, reporter, TrainingRun.Status.CANCELLED)
+    except Exception as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        logger.exception("training run %s failed", run.pk)
+        reporter.log_lines.extend(traceback.format_exc().splitlines()[-30:])
+        error = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+        return _run_finish(run, reporter, TrainingRun.Status.FAILED, error=error)
+
+
+def _run_start(run: TrainingRun) -> bool:
+    now = timezone.now()
+    started = TrainingRun.objects.filter(
+        pk=run.pk, status=TrainingRun.Status.QUEUED, cancel_requested=False
+    ).update(status=TrainingRun.Status.RUNNING, started_at=now, heartbeat_at=now)
+    run.refresh_from_db()
+    if not started and run.status == TrainingRun.Status.QUEUED:  # cancelled while queued
+        TrainingRun.objects.filter(pk=run.pk).update(
+            status=TrainingRun.Status.CANCELLED, finished_at=now
+        )
+        run.refresh_from_db()
+    return bool(started)
+
+
+def _run_finish(
+    run: TrainingRun, reporter: _RunReporter, status: str, *, error: str = "", **fields
+) -> TrainingRun:
+    reporter.flush(force=True)
+    # Only a run still marked running is finished here: one declared stale keeps its verdict.
+    TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
+        status=status, error=error[:MAX_ERROR_CHARS], finished_at=timezone.now(), **fields
+    )
+    run.refresh_from_db()
+    return run
+
+
+def _run_succeed(run: TrainingRun, reporter: _RunReporter, staging: Path, result) -> TrainingRun:
+    from training.engine.publish import read_meta, write_meta
+
+    metrics = {k: v for k, v in result.metrics.items() if isinstance(v, int | float | str)}
+    with transaction.atomic():
+        # Lock the project's row so two runs finishing at once get different numbers.
+        Project.objects.select_for_update().filter(pk=run.project_id).first()
+        if not TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).exists():
+            shutil.rmtree(staging, ignore_errors=True)
+            run.refresh_from_db()
+            return run
+        number = (run.project.model_versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        served_name = f"{run.project.slug}-v{number}"
+        target = adapters_root(run.project) / f"v{number}"
+        meta = read_meta(staging)
+        write_meta(staging, {**meta, "served_name": served_name, "training_run": run.pk})
+        if target.exists():
+            raise FileExistsError(f"{target} already exists; not overwriting it")
+        os.rename(staging, target)
+        try:
+            version = ModelVersion.objects.create(
+                project=run.project,
+                number=number,
+                parent=run.base_version,
+                base_model_path=str(Path(run.base_version.base_model_path).resolve()),
+                adapter_path=str(target.resolve()),
+                served_name=served_name,
+                status=ModelVersion.Status.CANDIDATE,
+                metrics=metrics,
+            )
+        except Exception:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        reporter.note(f"published {served_name} (candidate) at {target}")
+        return _run_finish(
+            run,
+            reporter,
+            TrainingRun.Status.SUCCEEDED,
+            result_version=version,
+            metrics={**run.metrics, **metrics},
+        )
+
+
+def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
+    """A queued run is cancelled at once; a running one stops at its next step boundary."""
+    now = timezone.now()
+    TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
+        status=TrainingRun.Status.CANCELLED, cancel_requested=True, finished_at=now
+    )
+    TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
+        cancel_requested=True
+    )
+    run.refresh_from_db()
+    return run
+
+
+def training_runs_fail_stale(*, max_silence_s: float = STALE_AFTER_S) -> int:
+    """Mark running runs whose worker has been silent too long as failed; return how many."""
+    cutoff = timezone.now() - timedelta(seconds=max_silence_s)
+    stale = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    failed = 0
+    for run in stale.select_related("project"):
+        failed += TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
+            status=TrainingRun.Status.FAILED,
+            error=f"worker stopped responding (no heartbeat for over {max_silence_s:.0f} s)",
+            finished_at=timezone.now(),
+        )
+        shutil.rmtree(adapters_root(run.project) / f".run-{run.pk}", ignore_errors=True)
+    return failed
