@@ -50,10 +50,10 @@ class Judgement(models.Model):
     )
     choice = models.CharField(max_length=16, choices=Choice.choices, blank=True)
     left_completion = models.ForeignKey(
-        Completion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Completion, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     right_completion = models.ForeignKey(
-        Completion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Completion, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     ratings = models.JSONField(
         null=True,

@@ -185,6 +185,7 @@ def annotator_progress(*, annotator: AbstractBaseUser, project: Project) -> Prog
 
 
 def _left_in_queue(*, project: Project, annotator: AbstractBaseUser) -> int:
+    """Open items the annotator never had, plus work past the feed cursors (approximate)."""
     kinds = [kind for kind in enabled_kinds(project) if kind != TaskKind.WRITE]
     with_completions = [kind for kind in kinds if kind in COMPLETION_KINDS]
     live = live_version_of(project) if with_completions else None
@@ -244,10 +245,11 @@ def queue_notice(project: Project, *, annotator: AbstractBaseUser | None = None)
         project=project, kinds=kinds, version=live, annotator=annotator
     ):
         return None
-    fallback = [kind for kind in enabled_kinds(project) if kind not in COMPLETION_KINDS]
+    fallback = {TaskKind.WRITE: "writing", TaskKind.ANSWER: "answering"}
+    others = [fallback[kind] for kind in enabled_kinds(project) if kind in fallback]
     meanwhile = (
-        " Meanwhile you get writing and answering tasks."
-        if fallback
+        f" Meanwhile you get {' and '.join(others)} tasks."
+        if others
         else " There is nothing else to do in this project until then."
     )
     if live is None:
@@ -262,6 +264,7 @@ def queue_notice(project: Project, *, annotator: AbstractBaseUser | None = None)
 def _completion_work_exists(
     *, project: Project, kinds: list[str], version: ModelVersion, annotator: AbstractBaseUser | None
 ) -> bool:
+    """True when some kind in `kinds` has an open item, or completions not yet queued."""
     for kind in kinds:
         if annotator is not None:
             items = open_items(project=project, kind=kind, version=version, annotator=annotator)

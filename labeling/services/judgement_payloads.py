@@ -31,6 +31,7 @@ def _labels(ids, shown: list[int]) -> str:
 
 
 def _as_id(value) -> int:
+    """An int from an int or a numeric string (form values); True/False are not ids."""
     if isinstance(value, bool):
         raise ValueError(value)
     return int(value)
@@ -116,6 +117,7 @@ def ratings_clean(ratings, *, shown: list[int]) -> dict[str, dict]:
 
 
 def _rating_clean(rating, *, label: str) -> dict:
+    """One completion's rating: a thumb, optional 1-5 scores, known flags."""
     if not isinstance(rating, dict):
         raise ValidationError({"ratings": f"{label}: the rating is malformed; reload the task."})
     unknown = set(rating) - RATING_FIELDS

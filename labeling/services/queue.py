@@ -85,6 +85,7 @@ class SubmissionRefused(Exception):
     """A submission that no longer matches its task; `message` is for the annotator."""
 
     def __init__(self, message: str):
+        """`message` is shown to the annotator as it is."""
         super().__init__(message)
         self.message = message
 
@@ -150,6 +151,7 @@ def assignments_expire(
 
 @transaction.atomic
 def _assignments_release(stale: list[tuple[int, int | None]]) -> int:
+    """Mark the given (assignment, item) pairs expired and give their items a slot back."""
     released = 0
     for pk, item_id in stale:
         # Conditional: a submission or another request may have changed it meanwhile.
@@ -277,6 +279,7 @@ def _assignment_create(
     item: QueueItem | None = None,
     shown: list[int] | None = None,
 ) -> Assignment:
+    """The assignment row: what is shown (compare: left, right) and how long it is held."""
     shown = shown or []
     compare = kind == TaskKind.COMPARE
     assignment = Assignment.objects.create(
@@ -293,6 +296,7 @@ def _assignment_create(
     return assignment
 
 
+@transaction.atomic
 def items_feed(
     *, project: Project, kind: str, version: ModelVersion | None, now: datetime | None = None
 ) -> tuple[bool, bool]:
@@ -351,6 +355,7 @@ def items_feed(
 
 
 def _cursor(*, project: Project, kind: str, version: ModelVersion | None) -> QueueCursor:
+    """The kind's feed cursor, created at 0 the first time (by one request if several race)."""
     cursor = QueueCursor.objects.filter(project=project, kind=kind, model_version=version).first()
     if cursor is not None:
         return cursor
@@ -565,6 +570,7 @@ def _assignment_finish(
     time_spent_ms: int,
     fields: list[str] | None = None,
 ) -> None:
+    """Mark the assignment submitted (it keeps its slot: submitted work counts as taken)."""
     assignment.status = Assignment.Status.SUBMITTED
     assignment.submitted_at = now
     assignment.time_spent_ms = time_spent_ms

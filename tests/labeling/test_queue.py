@@ -101,12 +101,23 @@ def test_kinds_needing_completions_are_skipped_while_none_are_ready():
     assignment = task_next(annotator=user, project=project)
     assert assignment.kind == TaskKind.ANSWER
     assert "still being generated" in queue_notice(project)
-    assert "writing and answering" in queue_notice(project)
+    assert "Meanwhile you get answering tasks." in queue_notice(project)
     for prompt in project.prompts.all():
         CompletionFactory.create_batch(2, prompt=prompt)
     demonstration_submit(token=assignment.token, annotator=user, output="Fine.", time_spent_ms=5)
     assert task_next(annotator=user, project=project).kind == TaskKind.RANK
     assert queue_notice(project) is None
+
+
+def test_a_model_server_that_is_down_is_named_in_the_notice():
+    from labeling.model_servers import server_urls
+    from training.models import ModelServer
+
+    project = _project(kinds=["compare", "write"], n=2)
+    for url in server_urls():
+        ModelServer.objects.create(url=url, state=ModelServer.State.DOWN)
+    assert task_next(annotator=UserFactory(), project=project).kind == TaskKind.WRITE
+    assert "model server is not answering" in queue_notice(project)
 
 
 def test_the_mix_takes_turns_over_the_enabled_kinds():
