@@ -24,6 +24,8 @@ SETTINGS_ENV = {
     "SECURE_HTTPS",
     "SECURE_HSTS_SECONDS",
     "BEHIND_PROXY",
+    # Set by the browser tests' conftest for Playwright; never part of a deployment.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
 DATABASE_INFO = """
 import json, os
