@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling import views, views_workspace
+from labeling import views, views_exports, views_workspace
 
 app_name = "labeling"
 
@@ -8,4 +8,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("p/<slug:slug>/", views_workspace.workspace, name="workspace"),
     path("p/<slug:slug>/skip/", views_workspace.workspace_skip, name="workspace_skip"),
+]
+
+urlpatterns += [
+    path("exports/<int:pk>/files/<str:name>", views_exports.export_file, name="export_file"),
 ]

@@ -1,6 +1,7 @@
 from labeling.models.assignment import Assignment
 from labeling.models.completion import Completion
 from labeling.models.demonstration import Demonstration
+from labeling.models.export import DatasetExport
 from labeling.models.judgement import Judgement
 from labeling.models.project import Membership, Project, Role, TaskKind
 from labeling.models.prompt import Prompt
@@ -9,6 +10,7 @@ from labeling.models.queue import QueueCursor, QueueItem
 __all__ = [
     "Assignment",
     "Completion",
+    "DatasetExport",
     "Demonstration",
     "Judgement",
     "Membership",

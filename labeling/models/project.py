@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -14,6 +15,25 @@ class TaskKind(models.TextChoices):
 
 def default_task_kinds() -> list[str]:
     return [kind.value for kind in TaskKind]
+
+
+# Alpaca's layout. A blank-line-separated block whose placeholder is empty is left out, so a
+# prompt without an input gets no "### Input:" heading (see labeling.exports.formats).
+DEFAULT_TEXT_TEMPLATE = (
+    "Below is an instruction that describes a task. "
+    "Write a response that appropriately completes the request.\n\n"
+    "### Instruction:\n{instruction}\n\n"
+    "### Input:\n{input}\n\n"
+    "### Response:\n{output}"
+)
+
+
+def text_template_validate(value: str) -> None:
+    missing = [name for name in ("{instruction}", "{output}") if name not in value]
+    if missing:
+        raise ValidationError(f"The template needs {' and '.join(missing)}.")
+    if value.count("{output}") > 1:
+        raise ValidationError("Use {output} once: the text before it is the prompt.")
 
 
 class Project(models.Model):
@@ -42,6 +62,15 @@ class Project(models.Model):
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(20)],
         help_text="How many different annotators judge each prompt.",
+    )
+    text_template = models.TextField(
+        default=DEFAULT_TEXT_TEMPLATE,
+        validators=[text_template_validate],
+        help_text=(
+            "How the plain-text export renders a demonstration for base models without a chat "
+            "template: {instruction}, {input} and {output} are replaced; a paragraph whose "
+            "placeholder is empty is left out. The text before {output} is the prompt."
+        ),
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"

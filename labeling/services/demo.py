@@ -1,12 +1,15 @@
 """The demo project: a project, its prompts and five accounts to try every role with.
 
 Each step brings one part to its wanted state and leaves what is already there alone, so
-`seed_demo` can run on every start. Further steps (synthetic judgements) slot into
-`demo_seed` the same way.
+`seed_demo` can run on every start. On request (`seed_demo --judgements N`) a further step
+adds synthetic judgements by the demo annotators over canned completions, so that exports and
+training can be tried without a model server.
 """
 
+import itertools
 import json
 import os
+import random
 import secrets
 import tempfile
 from dataclasses import dataclass, field
@@ -15,10 +18,24 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
+from labeling.demo.completions import OFF_TOPIC, PARTIAL, VAGUE, canned_completions
 from labeling.demo.guidelines import DEMO_GUIDELINES
 from labeling.demo.prompts import DEMO_PROMPTS, DemoPrompt
-from labeling.models import Demonstration, Project, Prompt, Role, TaskKind
+from labeling.models import (
+    Assignment,
+    Completion,
+    Demonstration,
+    Judgement,
+    Project,
+    Prompt,
+    QueueItem,
+    Role,
+    TaskKind,
+)
+from labeling.services.judgement_payloads import judgement_payload_clean
 from labeling.services.projects import base_version_ensure, membership_grant, project_create
 from labeling.services.prompts import prompt_create, prompt_dedupe_key
 
@@ -54,21 +71,29 @@ class DemoSeedReport:
     demonstrations_created: int
     credentials_path: Path
     accounts: list[DemoAccount] = field(default_factory=list)
+    judgements_requested: int = 0
+    judgements_created: int = 0
 
     @property
     def accounts_created(self) -> int:
         return sum(account.created for account in self.accounts)
 
     def summary(self) -> str:
-        return (
+        summary = (
             f"Demo project '{self.project.slug}': {self.prompts_total} prompts "
             f"({self.prompts_created} new), {len(self.accounts)} accounts "
             f"({self.accounts_created} new)"
         )
+        if self.judgements_requested:
+            summary += f", {self.judgements_created} synthetic judgements added"
+            if self.judgements_created < self.judgements_requested:
+                summary += " (every demo task already has its overlap of judgements)"
+        return summary
 
 
-def demo_seed() -> DemoSeedReport:
-    """Create or complete the demo project, its prompts and the demo accounts."""
+def demo_seed(*, judgements: int = 0) -> DemoSeedReport:
+    """Create or complete the demo project, its prompts and the demo accounts; with
+    `judgements`, add that many synthetic judgements (see demo_judgements_add)."""
     credentials_path = Path(settings.VAR_DIR) / CREDENTIALS_FILE
     # The file is written before the database so that a password is never set that the
     # file does not hold; a failed run leaves at most unused passwords, reused next time.
@@ -77,6 +102,7 @@ def demo_seed() -> DemoSeedReport:
         project, project_created = demo_project_ensure()
         prompts_created, demonstrations_created = demo_prompts_ensure(project=project)
         accounts = demo_accounts_ensure(project=project, passwords=passwords)
+        judgements_created = demo_judgements_add(project=project, count=judgements)
     return DemoSeedReport(
         project=project,
         project_created=project_created,
@@ -85,6 +111,8 @@ def demo_seed() -> DemoSeedReport:
         demonstrations_created=demonstrations_created,
         credentials_path=credentials_path,
         accounts=accounts,
+        judgements_requested=judgements,
+        judgements_created=judgements_created,
     )
 
 
@@ -196,3 +224,184 @@ def demo_accounts_ensure(*, project: Project, passwords: dict[str, str]) -> list
             )
         )
     return accounts
+
+
+# --- synthetic judgements over canned completions -------------------------------------------
+
+JUDGED_KINDS = (TaskKind.RANK, TaskKind.COMPARE, TaskKind.RATE)
+CANNED_REQUEST = "demo-canned"
+
+
+def demo_completions_ensure(*, project: Project) -> dict[int, dict[int, int]]:
+    """Canned completions (is_synthetic) of every demo prompt by the base version (v0);
+    returns {prompt id: {completion id: quality}} (0 best, see labeling.demo.completions)."""
+    version = base_version_ensure(project=project)
+    items = {prompt_dedupe_key(instruction=i.instruction, input=i.input): i for i in DEMO_PROMPTS}
+    prompts = list(Prompt.objects.filter(project=project, dedupe_key__in=items).order_by("pk"))
+    canned = {
+        prompt.pk: canned_completions(items[prompt.dedupe_key], project.completions_per_prompt)
+        for prompt in prompts
+    }
+    existing = _canned_existing(version=version, prompt_ids=list(canned))
+    missing = [
+        Completion(
+            prompt=prompt,
+            model_version=version,
+            text=text,
+            request_id=f"{CANNED_REQUEST}-{prompt.pk}",
+            index=index,
+            finish_reason="length" if quality == PARTIAL else "stop",
+            is_synthetic=True,
+        )
+        for prompt in prompts
+        for index, (text, quality) in enumerate(canned[prompt.pk])
+        if text not in existing.get(prompt.pk, {})
+    ]
+    Completion.objects.bulk_create(missing)
+    existing = _canned_existing(version=version, prompt_ids=list(canned))
+    qualities = {}
+    for prompt_id, texts in canned.items():
+        quality_of = dict(texts)
+        qualities[prompt_id] = {
+            pk: quality_of[text] for text, pk in existing.get(prompt_id, {}).items()
+        }
+    return qualities
+
+
+def _canned_existing(*, version, prompt_ids: list[int]) -> dict[int, dict[str, int]]:
+    rows = Completion.objects.filter(
+        prompt_id__in=prompt_ids, model_version=version, is_synthetic=True
+    ).values_list("prompt_id", "text", "pk")
+    found: dict[int, dict[str, int]] = {}
+    for prompt_id, text, pk in rows:
+        found.setdefault(prompt_id, {}).setdefault(text, pk)
+    return found
+
+
+@transaction.atomic
+def demo_judgements_add(*, project: Project, count: int) -> int:
+    """Add up to `count` judgements by the demo annotators over the canned completions.
+
+    They take queue slots as real submissions do (an item, a submitted assignment, the
+    item's `taken`), so no annotator judges a task twice and no task goes past the overlap;
+    returns how many were added (fewer than `count` once every demo task is full).
+    Verdicts follow the completions' known quality with some noise, per a fixed seed.
+    """
+    if count <= 0:
+        return 0
+    qualities = demo_completions_ensure(project=project)
+    version = base_version_ensure(project=project)
+    annotators = list(
+        get_user_model()
+        .objects.filter(
+            username__in=[name for name, role in DEMO_ACCOUNTS.items() if role == Role.ANNOTATOR]
+        )
+        .order_by("username")
+    )
+    kinds = [kind for kind in JUDGED_KINDS if kind in project.task_kinds]
+    created = 0
+    for turn, (prompt_id, quality) in enumerate(qualities.items()):
+        if len(quality) < project.completions_per_prompt:
+            continue
+        for kind in kinds:
+            item, _ = QueueItem.objects.get_or_create(
+                project=project, prompt_id=prompt_id, kind=kind, model_version=version
+            )
+            done = set(Assignment.objects.filter(item=item).values_list("annotator_id", flat=True))
+            rotated = annotators[turn % len(annotators) :] + annotators[: turn % len(annotators)]
+            for annotator in rotated:
+                if created >= count:
+                    return created
+                if item.taken >= project.overlap or annotator.pk in done:
+                    continue
+                _synthetic_judgement_create(
+                    project=project, item=item, annotator=annotator, quality=quality
+                )
+                item.taken += 1
+                created += 1
+    return created
+
+
+def _synthetic_judgement_create(*, project: Project, item: QueueItem, annotator, quality) -> None:
+    rng = random.Random(f"demo:{item.prompt_id}:{item.kind}:{annotator.pk}")
+    shown = sorted(quality)
+    rng.shuffle(shown)
+    if item.kind == TaskKind.COMPARE:
+        shown = shown[:2]
+    now = timezone.now()
+    time_spent_ms = rng.randint(8_000, 90_000)
+    assignment = Assignment.objects.create(
+        project=project,
+        prompt_id=item.prompt_id,
+        item=item,
+        annotator=annotator,
+        kind=item.kind,
+        status=Assignment.Status.SUBMITTED,
+        completion_ids=shown,
+        left_completion_id=shown[0] if item.kind == TaskKind.COMPARE else None,
+        right_completion_id=shown[1] if item.kind == TaskKind.COMPARE else None,
+        expires_at=now,
+        submitted_at=now,
+        time_spent_ms=time_spent_ms,
+    )
+    fields = judgement_payload_clean(
+        kind=item.kind, shown=shown, **_synthetic_verdict(item.kind, shown, quality, rng)
+    )
+    Judgement.objects.create(
+        assignment=assignment,
+        prompt_id=item.prompt_id,
+        annotator=annotator,
+        kind=item.kind,
+        left_completion_id=assignment.left_completion_id,
+        right_completion_id=assignment.right_completion_id,
+        time_spent_ms=time_spent_ms,
+        **fields,
+    )
+    QueueItem.objects.filter(pk=item.pk).update(taken=F("taken") + 1)
+
+
+def _synthetic_verdict(kind: str, shown: list[int], quality: dict[int, int], rng) -> dict:
+    """What a careful but human annotator might answer: by quality (0 best), with noise and
+    ties."""
+    score = {pk: -quality[pk] + rng.gauss(0, 0.7) for pk in shown}
+    verdict = {"outcome": None, "ranking": None, "choice": None, "ratings": None, "reason": ""}
+    if kind == TaskKind.RANK:
+        if rng.random() < 0.04:
+            verdict["outcome"] = Judgement.Outcome.NONE_ACCEPTABLE
+            verdict["reason"] = "None of them really answers the question."
+            return verdict
+        ordered = sorted(shown, key=lambda pk: -score[pk])
+        groups = [[ordered[0]]]
+        for previous, pk in itertools.pairwise(ordered):
+            if score[previous] - score[pk] < 0.15:
+                groups[-1].append(pk)  # too close to call: a tie
+            else:
+                groups.append([pk])
+        verdict["ranking"] = groups
+    elif kind == TaskKind.COMPARE:
+        left, right = shown
+        if min(quality[left], quality[right]) >= VAGUE and rng.random() < 0.5:
+            verdict["choice"] = Judgement.Choice.BOTH_BAD
+        elif abs(score[left] - score[right]) < 0.2:
+            verdict["choice"] = Judgement.Choice.TIE
+        else:
+            better_left = score[left] > score[right]
+            verdict["choice"] = Judgement.Choice.A if better_left else Judgement.Choice.B
+    else:
+        verdict["ratings"] = {pk: _synthetic_rating(quality[pk], score[pk], rng) for pk in shown}
+    return verdict
+
+
+def _synthetic_rating(quality: int, score: float, rng) -> dict:
+    def likert(base: float) -> int:
+        return max(1, min(5, round(base + rng.gauss(0, 0.6))))
+
+    flags = ["off_topic"] if quality == OFF_TOPIC and rng.random() < 0.7 else []
+    return {
+        "thumb": "up" if score > -1.5 else "down",
+        "helpful": likert(5 - 1.3 * quality),
+        "honest": likert(5 - 0.8 * quality),
+        "harmless": likert(4.8),
+        "flags": flags,
+    }
+

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from labeling.services.demo import DemoSeedReport, demo_seed
 
@@ -10,8 +10,20 @@ class Command(BaseCommand):
         "Safe to run again: it only adds what is missing."
     )
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--judgements",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Also add N synthetic judgements by the demo annotators over canned "
+            "completions (no model server needed), to try exports and training.",
+        )
+
     def handle(self, *args, **options) -> None:
-        report = demo_seed()
+        if options["judgements"] < 0:
+            raise CommandError("--judgements takes a number of judgements, 0 or more.")
+        report = demo_seed(judgements=options["judgements"])
         self.stdout.write(self.style.SUCCESS(report.summary()))
         self._write_accounts(report)
 

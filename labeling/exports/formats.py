@@ -1,0 +1,177 @@
+"""Row shapes of the export formats (no Django): TRL's dataset formats plus provenance.
+
+    alpaca      instruction, input, output
+    dolly       instruction, context, response, category
+    messages    messages: [{"role": "user", ...}, {"role": "assistant", ...}]
+    text        text: the demonstration rendered through the project's text template
+    preference  prompt, chosen, rejected       (conversational lists, or plain strings)
+    kto         prompt, completion, label      (conversational lists, or plain strings)
+
+Provenance rides along in every row (TRL and the training engine drop unknown columns):
+`prompt_id`, `sources` ("judgement:<id>" / "demonstration:<id>": what the row came from) and
+`annotators` (pseudonyms; "" where nobody is known, e.g. an imported reference); SFT rows add
+`origin`, preference and KTO rows `completion_ids` (preference: chosen then rejected; an edit's
+chosen side is its demonstration, so only the rejected completion is listed) and
+`model_versions` (the version number of each of those completions, in the same order).
+No column is ever null or an empty list: `datasets` infers the schema from the first 10 MB of a
+JSON Lines file, and a column typed null there fails to load once a later row has a value.
+"""
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field
+
+SFT_FORMATS = ("alpaca", "dolly", "messages", "text")
+PREFERENCE_FORMATS = ("preference",)
+KTO_FORMATS = ("kto",)
+
+_PLACEHOLDER = re.compile(r"\{(instruction|input|output)\}")
+_OUTPUT_MARK = "\x00output\x00"
+PSEUDONYM_CHARS = 16
+
+
+def annotator_pseudonym(user_id: int | None, *, key: str) -> str:
+    """A stable stand-in for a user id that cannot be reversed without the key."""
+    if user_id is None:
+        return ""
+    digest = hmac.new(key.encode(), f"annotator:{user_id}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:PSEUDONYM_CHARS]
+
+
+def user_content(instruction: str, input: str) -> str:
+    """The user turn of a conversation: the instruction, then the input after a blank line."""
+    return f"{instruction}\n\n{input}" if input else instruction
+
+
+@dataclass(frozen=True)
+class TextTemplate:
+    """A project's plain-text layout: `{instruction}`, `{input}`, `{output}` are replaced; a
+    blank-line-separated paragraph holding `{input}` is left out when there is no input."""
+
+    template: str
+
+    def split(self, *, instruction: str, input: str) -> tuple[str, str]:
+        """(the text before the output: the prompt, the text after it)."""
+        paragraphs = self.template.split("\n\n")
+        if not input:
+            paragraphs = [p for p in paragraphs if "{input}" not in p]
+        values = {"instruction": instruction, "input": input, "output": _OUTPUT_MARK}
+        rendered = _PLACEHOLDER.sub(lambda match: values[match.group(1)], "\n\n".join(paragraphs))
+        before, _, after = rendered.partition(_OUTPUT_MARK)
+        return before, after
+
+    def render(self, *, instruction: str, input: str, output: str) -> str:
+        before, after = self.split(instruction=instruction, input=input)
+        return before + output + after
+
+
+@dataclass
+class PromptText:
+    """A prompt as it goes into rows (already scrubbed)."""
+
+    id: int
+    instruction: str
+    input: str
+    category: str
+    _plain: tuple[str, str] | None = field(default=None, repr=False)
+
+    def conversation(self) -> list[dict[str, str]]:
+        return [{"role": "user", "content": user_content(self.instruction, self.input)}]
+
+    def plain(self, template: TextTemplate) -> tuple[str, str]:
+        if self._plain is None:
+            self._plain = template.split(instruction=self.instruction, input=self.input)
+        return self._plain
+
+
+# --- supervised fine-tuning rows -------------------------------------------------------------
+
+
+def sft_row(
+    format: str,
+    prompt: PromptText,
+    output: str,
+    *,
+    template: TextTemplate,
+    provenance: dict,
+) -> dict:
+    if format == "alpaca":
+        row = {"instruction": prompt.instruction, "input": prompt.input, "output": output}
+    elif format == "dolly":
+        row = {
+            "instruction": prompt.instruction,
+            "context": prompt.input,
+            "response": output,
+            "category": prompt.category,
+        }
+    elif format == "messages":
+        row = {"messages": [*prompt.conversation(), {"role": "assistant", "content": output}]}
+    elif format == "text":
+        before, after = prompt.plain(template)
+        row = {"text": before + output + after}
+    else:
+        raise ValueError(f"{format!r} is not an SFT format")
+    row.update(provenance)
+    return row
+
+
+# --- preference and KTO rows ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairShape:
+    """How prompts and answers look in preference and KTO rows: conversational (a user turn;
+    an assistant turn) or plain text through the project's template (the text before the
+    output; the answer followed by what the template puts after it)."""
+
+    conversational: bool
+    template: TextTemplate
+
+    def prompt(self, prompt: PromptText) -> list[dict[str, str]] | str:
+        return prompt.conversation() if self.conversational else prompt.plain(self.template)[0]
+
+    def answer(self, prompt: PromptText, text: str) -> list[dict[str, str]] | str:
+        if self.conversational:
+            return [{"role": "assistant", "content": text}]
+        return text + prompt.plain(self.template)[1]
+
+
+def preference_row(
+    prompt, chosen, rejected, *, prompt_id, sources, annotators, completion_ids, model_versions
+) -> dict:
+    """`prompt`, `chosen`, `rejected` as PairShape made them, then the provenance."""
+    return {
+        "prompt": prompt,
+        "chosen": chosen,
+        "rejected": rejected,
+        "prompt_id": prompt_id,
+        "sources": sources,
+        "annotators": annotators,
+        "completion_ids": completion_ids,
+        "model_versions": model_versions,
+    }
+
+
+def kto_row(
+    prompt,
+    completion,
+    label: bool,
+    *,
+    prompt_id,
+    sources,
+    annotators,
+    completion_ids,
+    model_versions,
+) -> dict:
+    """`prompt` and `completion` as PairShape made them, then the provenance."""
+    return {
+        "prompt": prompt,
+        "completion": completion,
+        "label": label,
+        "prompt_id": prompt_id,
+        "sources": sources,
+        "annotators": annotators,
+        "completion_ids": completion_ids,
+        "model_versions": model_versions,
+    }

@@ -1,0 +1,272 @@
+"""Dataset exports: create the request (check it), run it (stream the snapshot), enqueue it.
+
+A snapshot is immutable: it is written into a hidden directory that is renamed into place
+only when every file and the manifest are complete (labeling.exports.snapshot). A run that
+fails leaves no files and marks the export failed with the error.
+"""
+
+import logging
+import shutil
+import subprocess
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from labeling.exports.formats import annotator_pseudonym
+from labeling.exports.pipeline import ExportSpec, export_stream
+from labeling.exports.snapshot import SnapshotWriter, atomic_directory
+from labeling.exports.split import SPLITS
+from labeling.models import DatasetExport, Demonstration, Project
+
+logger = logging.getLogger(__name__)
+
+FILTER_KEYS = {"date_from", "date_to", "annotators", "model_versions", "review_status"}
+FILTER_KEYS |= {"min_agreement"}
+OPTION_KEYS = {"require_accepted", "kto_from_rankings", "conversational", "near_duplicates"}
+DEFAULT_SPLIT = (0.9, 0.05, 0.05)
+MANIFEST_VERSION = 1
+
+
+@transaction.atomic
+def dataset_export_create(
+    *,
+    project: Project,
+    format: str,
+    created_by: AbstractBaseUser | None = None,
+    rule: str = DatasetExport.Rule.ALL,
+    split: tuple[float, float, float] = DEFAULT_SPLIT,
+    seed: int = 0,
+    parquet: bool = False,
+    filters: dict | None = None,
+    options: dict | None = None,
+) -> DatasetExport:
+    """Store an export request (status pending); `dataset_export_run` does the work.
+
+    filters: date_from/date_to (ISO days, inclusive), annotators (user ids), model_versions
+    (version numbers), review_status (demonstration statuses), min_agreement (0-1).
+    options: require_accepted, kto_from_rankings, conversational (default true),
+    near_duplicates (default true). Raises ValidationError keyed by field.
+    """
+    export = DatasetExport(
+        project=project,
+        format=format,
+        rule=rule,
+        filters=_filters_clean(filters or {}, project=project),
+        options=_options_clean(options or {}),
+        seed=seed,
+        parquet=parquet,
+        created_by=created_by,
+    )
+    export.split_train, export.split_validation, export.split_test = _split_clean(split)
+    export.full_clean()
+    export.save()
+    return export
+
+
+def dataset_export_enqueue(*, export: DatasetExport) -> None:
+    """Hand the export to the background worker once the current transaction commits."""
+    from labeling.tasks import dataset_export_task
+
+    transaction.on_commit(lambda: dataset_export_task.enqueue(export.pk))
+
+
+def dataset_export_run(*, export: DatasetExport) -> DatasetExport:
+    """Write the snapshot of a pending export; returns it done, or failed with the error.
+
+    Only one run takes a given export (the status moves from pending to running atomically);
+    any other call returns the export as it stands.
+    """
+    started_at = timezone.now()
+    claimed = DatasetExport.objects.filter(
+        pk=export.pk, status=DatasetExport.Status.PENDING
+    ).update(status=DatasetExport.Status.RUNNING, started_at=started_at)
+    export.refresh_from_db()
+    if not claimed:
+        return export
+    try:
+        manifest = _snapshot_write(export=export)
+    except BaseException as exc:
+        logger.exception("Export %s failed", export.pk)
+        _export_finish(
+            export,
+            status=DatasetExport.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: stop as asked
+            raise
+        return export
+    rows = manifest["rows"]
+    _export_finish(
+        export,
+        status=DatasetExport.Status.DONE,
+        manifest=manifest,
+        path=str(snapshot_directory(export)),
+        content_hash=manifest["content_sha256"],
+        code_version=manifest["code_version"],
+        rows_train=rows["train"],
+        rows_validation=rows["validation"],
+        rows_test=rows["test"],
+    )
+    return export
+
+
+def dataset_export_copy(*, export: DatasetExport, destination: Path) -> Path:
+    """Copy a finished snapshot's files into `destination` (new or empty)."""
+    if export.directory is None:
+        raise ValidationError(f"Export #{export.pk} has no snapshot ({export.status}).")
+    destination = Path(destination)
+    if destination.exists() and any(destination.iterdir()):
+        raise ValidationError(f"{destination} is not empty; choose a new or empty directory.")
+    destination.mkdir(parents=True, exist_ok=True)
+    for path in sorted(export.directory.iterdir()):
+        shutil.copy2(path, destination / path.name)
+    return destination
+
+
+def snapshot_directory(export: DatasetExport) -> Path:
+    return Path(settings.EXPORTS_DIR) / export.project.slug / str(export.pk)
+
+
+def _snapshot_write(*, export: DatasetExport) -> dict:
+    spec = ExportSpec(
+        project=export.project,
+        format=export.format,
+        rule=export.rule,
+        filters=export.filters,
+        options=export.options,
+        ratios=export.split,
+        seed=export.seed,
+        as_of=export.started_at,
+    )
+    with atomic_directory(snapshot_directory(export)) as directory:
+        writer = SnapshotWriter(directory, parquet=export.parquet)
+        tally = export_stream(spec=spec, writer=writer, pseudonym_key=settings.SECRET_KEY)
+        return writer.finish(_manifest(export, spec, tally.manifest_parts()))
+
+
+def _manifest(export: DatasetExport, spec: ExportSpec, figures: dict) -> dict:
+    filters = dict(export.filters)
+    if filters.get("annotators"):  # the manifest travels: it names no one
+        filters["annotators"] = [
+            annotator_pseudonym(pk, key=settings.SECRET_KEY) for pk in filters["annotators"]
+        ]
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "export_id": export.pk,
+        "project": export.project.slug,
+        "format": export.format,
+        "file_format": "parquet" if export.parquet else "jsonl",
+        "conversational": spec.conversational if export.format in ("preference", "kto") else None,
+        "rule": export.rule,
+        "filters": filters,
+        "options": export.options,
+        "split": {
+            "by": "prompt",
+            "seed": export.seed,
+            "ratios": dict(zip(SPLITS, export.split, strict=True)),
+        },
+        **figures,
+        "code_version": code_version(),
+        "as_of": spec.as_of.isoformat(),
+        "created_at": export.created_at.isoformat(),
+        "finished_at": timezone.now().isoformat(),
+    }
+
+
+def _export_finish(export: DatasetExport, *, status: str, **fields) -> None:
+    export.status = status
+    export.finished_at = timezone.now()
+    for name, value in fields.items():
+        setattr(export, name, value)
+    export.save(update_fields=["status", "finished_at", *fields])
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """The git commit the code runs from, or "unknown" outside a checkout."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip() or "unknown"
+
+
+# --- checks of the request ------------------------------------------------------------------
+
+
+def _split_clean(split) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(part) for part in split)
+    except (TypeError, ValueError):
+        raise ValidationError({"split": "Give three fractions, e.g. 0.9, 0.05, 0.05."}) from None
+    if len(parts) != 3 or any(part < 0 for part in parts) or abs(sum(parts) - 1.0) > 1e-6:
+        raise ValidationError({"split": "Three non-negative fractions that add up to 1."})
+    if parts[0] == 0:
+        raise ValidationError({"split": "The train split cannot be empty."})
+    return parts  # type: ignore[return-value]
+
+
+def _filters_clean(filters: dict, *, project: Project) -> dict:
+    unknown = set(filters) - FILTER_KEYS
+    if unknown:
+        raise ValidationError({"filters": f"Unknown filters: {', '.join(sorted(unknown))}."})
+    cleaned = {key: value for key, value in filters.items() if value not in (None, "", [])}
+    for key in ("date_from", "date_to"):
+        if key in cleaned:
+            try:
+                cleaned[key] = date.fromisoformat(str(cleaned[key])).isoformat()
+            except ValueError:
+                raise ValidationError({"filters": f"{key}: use a date like 2025-01-31."}) from None
+    if cleaned.get("date_from", "") > cleaned.get("date_to", "9999-12-31"):
+        raise ValidationError({"filters": "date_from is after date_to."})
+    for key in ("annotators", "model_versions"):
+        if key in cleaned:
+            cleaned[key] = _int_list(cleaned[key], key)
+    if "model_versions" in cleaned:
+        known = set(project.model_versions.values_list("number", flat=True))
+        missing = sorted(set(cleaned["model_versions"]) - known)
+        if missing:
+            raise ValidationError({"filters": f"model_versions: no version {missing} here."})
+    if "review_status" in cleaned:
+        statuses = cleaned["review_status"]
+        statuses = [statuses] if isinstance(statuses, str) else list(statuses)
+        if set(statuses) - set(Demonstration.ReviewStatus.values):
+            known = ", ".join(Demonstration.ReviewStatus.values)
+            raise ValidationError({"filters": f"review_status: one or more of {known}."})
+        cleaned["review_status"] = statuses
+    if "min_agreement" in cleaned:
+        try:
+            cleaned["min_agreement"] = float(cleaned["min_agreement"])
+        except (TypeError, ValueError):
+            cleaned["min_agreement"] = -1.0
+        if not 0.0 <= cleaned["min_agreement"] <= 1.0:
+            raise ValidationError({"filters": "min_agreement: a share from 0 to 1."})
+    return cleaned
+
+
+def _int_list(value, key: str) -> list[int]:
+    values = value if isinstance(value, list | tuple) else [value]
+    try:
+        return sorted({int(item) for item in values})
+    except (TypeError, ValueError):
+        raise ValidationError({"filters": f"{key}: a list of whole numbers."}) from None
+
+
+def _options_clean(options: dict) -> dict:
+    unknown = set(options) - OPTION_KEYS
+    if unknown:
+        raise ValidationError({"options": f"Unknown options: {', '.join(sorted(unknown))}."})
+    return {key: bool(value) for key, value in options.items()}
