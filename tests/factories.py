@@ -2,10 +2,13 @@
 
 import factory
 from django.contrib.auth import get_user_model
+from faker import Faker
 
 from labeling.models import Project, Prompt
 from labeling.services.projects import project_create
 from labeling.services.prompts import prompt_create
+
+_fake = Faker()
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -39,7 +42,9 @@ class PromptFactory(factory.django.DjangoModelFactory):
         model = Prompt
 
     project = factory.SubFactory(ProjectFactory)
-    instruction = factory.Sequence(lambda n: f"Write sentence number {n}.")
+    # Distinct wording, not "sentence number n": near-duplicate removal in exports would
+    # (rightly) treat prompts differing by one digit as the same question.
+    instruction = factory.Sequence(lambda n: f"{_fake.sentence(nb_words=12)} (#{n})")
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
