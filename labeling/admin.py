@@ -5,7 +5,7 @@ from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from labeling.admin_scoping import ProjectScopedAdmin
@@ -43,7 +43,40 @@ class ProjectAdmin(admin.ModelAdmin):
             "Sampling",
             {"fields": ["completions_per_prompt", "temperature", "top_p", "max_tokens"]},
         ),
+        ("Quality", {"fields": ["gold_share", "quality_dashboard_link"]}),
     ]
+    readonly_fields = ["quality_dashboard_link"]
+
+    @admin.display(description="Quality dashboard")
+    def quality_dashboard_link(self, project):
+        if project.pk is None:
+            return "-"
+        url = reverse("admin:labeling_project_quality", args=[project.pk])
+        return format_html('<a href="{}">Agreement, gold, leaderboard, activity</a>', url)
+
+    def get_urls(self):
+        from django.urls import path
+
+        view = self.admin_site.admin_view(self.quality_dashboard_view)
+        dashboard = path("<path:object_id>/quality/", view, name="labeling_project_quality")
+        return [dashboard, *super().get_urls()]
+
+    def quality_dashboard_view(self, request, object_id):
+        from django.http import Http404
+
+        from labeling.selectors.quality import dashboard_for
+
+        project = self.get_object(request, object_id)
+        if project is None:
+            raise Http404
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Quality: {project.name}",
+            "opts": self.model._meta,
+            "original": project,
+            "dashboard": dashboard_for(project),
+        }
+        return TemplateResponse(request, "admin/quality/dashboard.html", context)
 
     def get_queryset(self, request):
         projects = projects_administered_by(user=request.user)
@@ -60,8 +93,23 @@ class ProjectAdmin(admin.ModelAdmin):
         base_version_ensure(project=obj)
 
 
+class PromptAdminForm(forms.ModelForm):
+    class Meta:
+        model = Prompt
+        fields = ["gold_verdict"]  # the admin adds the others
+
+    def clean(self):
+        from labeling.services.gold import gold_verdict_check
+
+        cleaned = super().clean()
+        if self.instance.pk is not None:
+            gold_verdict_check(prompt=self.instance, verdict=cleaned.get("gold_verdict"))
+        return cleaned
+
+
 @admin.register(Prompt)
 class PromptAdmin(ProjectScopedAdmin):
+    form = PromptAdminForm
     list_display = ["short_instruction", "project", "category", "language", "source", "created_at"]
     list_filter = ["project", "category", "language", "source"]
     search_fields = ["instruction", "input"]
@@ -78,6 +126,7 @@ class PromptAdmin(ProjectScopedAdmin):
 class DemonstrationAdmin(ProjectScopedAdmin):
     project_path = "prompt__project"
     list_display = ["short_output", "prompt", "origin", "author", "review_status", "created_at"]
+    readonly_fields = ["original_output", "reviewed_by", "reviewed_at"]
     list_filter = ["origin", "review_status", "prompt__project"]
     search_fields = ["output", "prompt__instruction"]
     raw_id_fields = ["prompt", "source_completion"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling import views, views_exports, views_workspace
+from labeling import views, views_exports, views_my_work, views_workspace
 
 app_name = "labeling"
 
@@ -12,4 +12,8 @@ urlpatterns = [
 
 urlpatterns += [
     path("exports/<int:pk>/files/<str:name>", views_exports.export_file, name="export_file"),
+]
+
+urlpatterns += [
+    path("p/<slug:slug>/my-work/", views_my_work.my_work, name="my_work"),
 ]

@@ -39,6 +39,22 @@ class Demonstration(models.Model):
     review_status = models.CharField(
         max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
     )
+    review_reason = models.TextField(
+        blank=True, help_text="Why it was rejected or corrected; shown to the author."
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reviewed_demonstrations",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    original_output = models.TextField(
+        blank=True,
+        max_length=MAX_OUTPUT_CHARS,
+        help_text="The author's output before a reviewer corrected it; empty if uncorrected.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

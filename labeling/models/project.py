@@ -63,6 +63,11 @@ class Project(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(20)],
         help_text="How many different annotators judge each prompt.",
     )
+    gold_share = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Probability that the next task prefers a gold prompt (0: never).",
+    )
     text_template = models.TextField(
         default=DEFAULT_TEXT_TEMPLATE,
         validators=[text_template_validate],

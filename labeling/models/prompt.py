@@ -20,6 +20,15 @@ class Prompt(models.Model):
         max_length=MAX_SHORT_CHARS, blank=True, help_text="Where the prompt came from."
     )
     metadata = models.JSONField(default=dict, blank=True)
+    gold_verdict = models.JSONField(
+        null=True,
+        blank=True,
+        help_text=(
+            'Expected verdict that makes this a gold item: {"kind": "compare", "choice": "a"} '
+            '(a: the earlier completion, by id, is better) or {"kind": "rank", '
+            '"best_completion": <id>}. Empty: not gold.'
+        ),
+    )
     dedupe_key = models.CharField(
         max_length=64, editable=False, help_text="SHA-256 of the normalized instruction and input."
     )

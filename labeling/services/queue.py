@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Value
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -234,6 +234,8 @@ def _item_claim(
     candidates = open_items(project=project, kind=kind, version=version, annotator=annotator)
     if skip:
         candidates = candidates.exclude(pk__in=skip)
+    if project.gold_share > 0 and rng.random() < project.gold_share:
+        candidates = gold_first(candidates)
     for _ in range(5):
         item = candidates.select_for_update(skip_locked=True).first()
         if item is None:
@@ -249,6 +251,12 @@ def _item_claim(
         if claimed:
             return item
     return None
+
+
+def gold_first(items: QuerySet[QueueItem]) -> QuerySet[QueueItem]:
+    """Open items whose prompt is a gold item first (then the usual order)."""
+    gold = Exists(Prompt.objects.filter(pk=OuterRef("prompt_id"), gold_verdict__isnull=False))
+    return items.alias(gold=gold).order_by("-gold", "-taken", "pk")
 
 
 def _completions_to_show(*, project: Project, item: QueueItem) -> list[int] | None:

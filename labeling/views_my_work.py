@@ -1,0 +1,28 @@
+"""An annotator's own work: their demonstrations with the review they got, and their accuracy
+on gold items. Shows nothing of other annotators."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
+
+from labeling.models import Project
+from labeling.selectors.projects import role_in
+from labeling.selectors.quality import demonstrations_of, gold_accuracy_for
+
+MY_WORK_LIMIT = 200
+
+
+@login_required
+@require_GET
+def my_work(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_object_or_404(Project, slug=slug)
+    if role_in(user=request.user, project=project) is None:
+        raise Http404
+    gold = gold_accuracy_for(project, annotator=request.user)
+    context = {
+        "project": project,
+        "demonstrations": demonstrations_of(project=project, author=request.user)[:MY_WORK_LIMIT],
+        "gold": gold[0] if gold else None,
+    }
+    return render(request, "labeling/my_work.html", context)
