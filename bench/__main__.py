@@ -11,8 +11,10 @@ from bench.common import result_build, result_write
 BENCHMARKS = {
     "export": "bench.export",
     "generation": "bench.generation",
+    "hotswap": "bench.hotswap",
     "import": "bench.import_prompts",
     "next_task": "bench.next_task",
+    "train": "bench.train",
 }
 
 
