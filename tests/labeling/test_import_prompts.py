@@ -12,7 +12,8 @@ from labeling.models import Demonstration, Prompt
 from labeling.services.prompt_import import BATCH_SIZE
 from tests.factories import ProjectFactory, PromptFactory
 
-pytestmark = pytest.mark.django_db
+# All-or-nothing imports and the unique constraint: they run on PostgreSQL too.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 # Korean (composed and decomposed), emoji with ZWJ/flags/skin tone, Arabic and Hebrew with
 # direction marks: none of it may be normalized, reordered or re-encoded on the way in.

@@ -23,7 +23,8 @@ from labeling.services.queue import (
 )
 from tests.factories import CompletionFactory, ProjectFactory, PromptFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+# Queue rules are about locks, constraints and transactions: they run on PostgreSQL too.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 @pytest.fixture(autouse=True)

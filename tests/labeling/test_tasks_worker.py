@@ -11,6 +11,9 @@ from labeling.models import Prompt
 from labeling.services.projects import project_create
 from labeling.tasks import prompts_import_task
 
+# The worker claims tasks with row locks, which SQLite does not have: run it on PostgreSQL too.
+pytestmark = pytest.mark.postgres
+
 
 @pytest.mark.django_db(transaction=True)
 def test_the_db_worker_runs_an_enqueued_import(tmp_path):

@@ -29,7 +29,8 @@ from tests.labeling.exports.builders import (
     texts_of,
 )
 
-pytestmark = pytest.mark.django_db
+# Streaming reads use server-side cursors on PostgreSQL: the exports run there too.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 TOKENIZER_DIR = Path(django_settings.BASE_MODEL_DIR)
 
