@@ -1,0 +1,72 @@
+from django.urls import path
+
+from labeling.api.views import auth, exports, history, imports, projects, tasks, training
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", auth.TokenObtainApi.as_view(), name="token"),
+    # annotators
+    path("projects/<slug:slug>/task/", tasks.TaskNextApi.as_view(), name="task_next"),
+    path(
+        "tasks/<uuid:token>/judgement/",
+        tasks.JudgementSubmitApi.as_view(),
+        name="judgement_submit",
+    ),
+    path(
+        "tasks/<uuid:token>/demonstration/",
+        tasks.DemonstrationSubmitApi.as_view(),
+        name="demonstration_submit",
+    ),
+    path("tasks/<uuid:token>/skip/", tasks.TaskSkipApi.as_view(), name="task_skip"),
+    path("me/judgements/", history.MyJudgementsApi.as_view(), name="my_judgements"),
+    path("me/demonstrations/", history.MyDemonstrationsApi.as_view(), name="my_demonstrations"),
+    # projects
+    path("projects/", projects.ProjectListApi.as_view(), name="projects"),
+    path("projects/<slug:slug>/", projects.ProjectDetailApi.as_view(), name="project"),
+    path(
+        "projects/<slug:slug>/annotators/",
+        projects.AnnotatorStatsApi.as_view(),
+        name="annotator_stats",
+    ),
+    path(
+        "projects/<slug:slug>/prompts/import/",
+        imports.PromptImportApi.as_view(),
+        name="prompt_import",
+    ),
+    # exports
+    path("projects/<slug:slug>/exports/", exports.DatasetExportListApi.as_view(), name="exports"),
+    path("exports/<int:pk>/", exports.DatasetExportDetailApi.as_view(), name="export"),
+    path(
+        "exports/<int:pk>/files/<str:name>",
+        exports.DatasetExportFileApi.as_view(),
+        name="export_file",
+    ),
+    # training
+    path(
+        "projects/<slug:slug>/training-runs/",
+        training.TrainingRunListApi.as_view(),
+        name="training_runs",
+    ),
+    path("training-runs/<int:pk>/", training.TrainingRunDetailApi.as_view(), name="training_run"),
+    path(
+        "training-runs/<int:pk>/cancel/",
+        training.TrainingRunCancelApi.as_view(),
+        name="training_run_cancel",
+    ),
+    path(
+        "projects/<slug:slug>/model-versions/",
+        training.ModelVersionListApi.as_view(),
+        name="model_versions",
+    ),
+    path(
+        "model-versions/<int:pk>/publish/",
+        training.ModelVersionPublishApi.as_view(),
+        name="model_version_publish",
+    ),
+    path(
+        "model-versions/<int:pk>/rollback/",
+        training.ModelVersionRollbackApi.as_view(),
+        name="model_version_rollback",
+    ),
+]
