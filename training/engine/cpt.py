@@ -18,7 +18,6 @@ from training.engine import recipe
 from training.engine.config import TrainConfig
 from training.engine.data import tokenize_and_chunk
 from training.engine.progress import ProgressFn, StopFn
-from training.engine.publish import build_meta, publish
 
 METHOD = "cpt"
 
@@ -74,13 +73,6 @@ def train(
                 {"eval_loss": eval_loss, "eval_perplexity": math.exp(min(eval_loss, 50.0))}
             )
 
-    meta = build_meta(
-        config=config,
-        base_model=config.base_model,
-        snapshot_dir=snapshot.data_dir,
-        manifest_sha256=snapshot.manifest_sha256,
-        metrics=metrics,
-        kind="adapter" if config.lora else "full",
+    return recipe.finish(
+        config, snapshot, out, trainer, tokenizer, metrics, [callback]
     )
-    publish(out, trainer.model, meta, tokenizer=tokenizer)
-    return recipe.result(config, out, metrics, [callback])

@@ -14,7 +14,6 @@ from trl import KTOConfig, KTOTrainer
 from training.engine import evaluation, recipe
 from training.engine.config import TrainConfig
 from training.engine.progress import ProgressFn, StopFn
-from training.engine.publish import build_meta, publish
 
 METHOD = "kto"
 
@@ -62,13 +61,6 @@ def train(
                 )
             )
 
-    meta = build_meta(
-        config=config,
-        base_model=config.base_model,
-        snapshot_dir=snapshot.data_dir,
-        manifest_sha256=snapshot.manifest_sha256,
-        metrics=metrics,
-        kind="adapter" if config.lora else "full",
+    return recipe.finish(
+        config, snapshot, out, trainer, tokenizer, metrics, [callback]
     )
-    publish(out, trainer.model, meta, tokenizer=tokenizer)
-    return recipe.result(config, out, metrics, [callback])

@@ -21,6 +21,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
 from training.engine.config import ConfigError, TrainConfig, validate
 from training.engine.data import Snapshot, load_snapshot
 from training.engine.progress import Cancelled, ProgressCallback, ProgressFn, StopFn
+from training.engine.publish import build_meta, publish
 
 
 @dataclass
@@ -196,3 +197,27 @@ def result(
     return TrainResult(
         method=config.method, output_dir=str(out), metrics=metrics, history=history, steps=steps
     )
+
+
+def finish(
+    config: TrainConfig,
+    snapshot: Snapshot,
+    out: Path,
+    trainer: Any,
+    tokenizer: Any,
+    metrics: dict[str, float],
+    callbacks: list[ProgressCallback],
+    **meta_extra: Any,
+) -> TrainResult:
+    """Publish the trained model with its meta.json and describe the run: every method ends so."""
+    meta = build_meta(
+        config=config,
+        base_model=config.base_model,
+        snapshot_dir=snapshot.data_dir,
+        manifest_sha256=snapshot.manifest_sha256,
+        metrics=metrics,
+        kind="adapter" if config.lora else "full",
+        **meta_extra,
+    )
+    publish(out, trainer.model, meta, tokenizer=tokenizer)
+    return result(config, out, metrics, callbacks)

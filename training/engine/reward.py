@@ -18,7 +18,7 @@ from training.engine import evaluation, recipe
 from training.engine.config import TrainConfig
 from training.engine.data import Snapshot
 from training.engine.progress import ProgressCallback, ProgressFn, StopFn
-from training.engine.publish import adapter_base_model, build_meta, publish
+from training.engine.publish import adapter_base_model
 
 METHOD = "reward"
 
@@ -45,17 +45,9 @@ def train(
                 )
             )
 
-    meta = build_meta(
-        config=config,
-        base_model=config.base_model,
-        snapshot_dir=snapshot.data_dir,
-        manifest_sha256=snapshot.manifest_sha256,
-        metrics=metrics,
-        kind="adapter" if config.lora else "full",
-        task="reward_model",
+    return recipe.finish(
+        config, snapshot, out, trainer, tokenizer, metrics, [callback], task="reward_model"
     )
-    publish(out, trainer.model, meta, tokenizer=tokenizer)
-    return recipe.result(config, out, metrics, [callback])
 
 
 def fit(

@@ -12,7 +12,6 @@ from trl import SFTConfig, SFTTrainer
 from training.engine import evaluation, recipe
 from training.engine.config import TrainConfig
 from training.engine.progress import ProgressFn, StopFn
-from training.engine.publish import build_meta, publish
 
 METHOD = "sft"
 
@@ -50,16 +49,9 @@ def train(
         if eval_rows is not None:
             metrics.update(evaluate(trainer, tokenizer, eval_rows, config))
 
-    meta = build_meta(
-        config=config,
-        base_model=config.base_model,
-        snapshot_dir=snapshot.data_dir,
-        manifest_sha256=snapshot.manifest_sha256,
-        metrics=metrics,
-        kind="adapter" if config.lora else "full",
+    return recipe.finish(
+        config, snapshot, out, trainer, tokenizer, metrics, [callback]
     )
-    publish(out, trainer.model, meta, tokenizer=tokenizer)
-    return recipe.result(config, out, metrics, [callback])
 
 
 def evaluate(trainer: SFTTrainer, tokenizer, eval_rows, config: TrainConfig) -> dict[str, float]:
