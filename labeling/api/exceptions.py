@@ -5,6 +5,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from labeling.api.serializers.imports import encodable
 from labeling.imports.formats import ImportFileError
 from labeling.services.prompt_import import PromptImportRejected
 from labeling.services.queue import SubmissionRefused
@@ -19,11 +20,11 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(detail)
     elif isinstance(exc, PromptImportRejected):
         report = exc.report
-        body = {"detail": str(exc).splitlines()[0], "invalid_rows": report.invalid}
-        body["errors"] = report.error_lines()
+        body = {"detail": encodable(str(exc).splitlines()[0]), "invalid_rows": report.invalid}
+        body["errors"] = [encodable(line) for line in report.error_lines()]
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     elif isinstance(exc, ImportFileError):
-        exc = exceptions.ValidationError({"file": [str(exc)]})
+        exc = exceptions.ValidationError({"file": [encodable(str(exc))]})
     elif isinstance(exc, SubmissionRefused | PublishError):
         return Response({"detail": str(getattr(exc, "message", exc))}, status=409)
     return drf_exception_handler(exc, context)

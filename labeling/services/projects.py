@@ -63,3 +63,13 @@ def membership_grant(*, project: Project, user: AbstractUser, role: str) -> Memb
         user.is_staff = True  # the Django admin is the project admins' console
         user.save(update_fields=["is_staff"])
     return membership
+
+
+@transaction.atomic
+def project_update(*, project: Project, **fields) -> Project:
+    """Change a project's settings; the model's full_clean decides what is valid."""
+    for name, value in fields.items():
+        setattr(project, name, value)
+    project.full_clean()
+    project.save(update_fields=list(fields) or None)
+    return project

@@ -1,4 +1,3 @@
-from django.core.exceptions import ValidationError
 from rest_framework import serializers
 
 from labeling.models import Project, TaskKind
@@ -23,8 +22,8 @@ class ProjectOut(serializers.ModelSerializer):
 
 
 class ProjectUpdateIn(serializers.ModelSerializer):
-    """The settings an admin may change; the model's own validation decides what is valid
-    (the same full_clean the Django admin form runs)."""
+    """The settings an admin may change; project_update's full_clean decides what is valid
+    (the same one the Django admin form runs), its errors answered 400 by field."""
 
     task_kinds = serializers.ListField(
         child=serializers.ChoiceField(choices=TaskKind.choices), min_length=1, required=False
@@ -43,16 +42,6 @@ class ProjectUpdateIn(serializers.ModelSerializer):
             "max_tokens",
             "text_template",
         ]
-
-    def update(self, instance: Project, validated_data: dict) -> Project:
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        try:
-            instance.full_clean()
-        except ValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from None
-        instance.save(update_fields=list(validated_data) or None)
-        return instance
 
 
 class AnnotatorStatsOut(serializers.Serializer):

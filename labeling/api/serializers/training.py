@@ -15,7 +15,9 @@ class TrainingRunIn(serializers.Serializer):
 class TrainingRunOut(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     base_version = serializers.SlugRelatedField(slug_field="number", read_only=True)
-    result_version = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    result_version = serializers.SlugRelatedField(
+        slug_field="number", read_only=True, allow_null=True, help_text="null until it finishes."
+    )
 
     class Meta:
         model = TrainingRun

@@ -12,12 +12,22 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.api.permissions import project_of
-from labeling.api.serializers.imports import (
-    PromptImportIn,
-    PromptImportOut,
-    PromptImportRejectedOut,
-)
+from labeling.api.serializers.imports import PromptImportIn, PromptImportOut
 from labeling.services.prompt_import import prompts_import
+
+# A 400 is either the file's rows rejected, or the request's own fields invalid (the file
+# missing or too large, an unknown format): messages keyed by field name.
+FIELD_ERRORS = {"type": "object", "additionalProperties": {"type": "array", "items": {}}}
+ROWS_REJECTED = {
+    "type": "object",
+    "required": ["detail", "invalid_rows", "errors"],
+    "properties": {
+        "detail": {"type": "string"},
+        "invalid_rows": {"type": "integer"},
+        "errors": {"type": "array", "items": {"type": "string"}},
+    },
+}
+REJECTED = {"anyOf": [ROWS_REJECTED, FIELD_ERRORS]}
 
 
 class PromptImportApi(APIView):
@@ -25,7 +35,7 @@ class PromptImportApi(APIView):
 
     @extend_schema(
         request={"multipart/form-data": PromptImportIn},
-        responses={201: PromptImportOut, 400: PromptImportRejectedOut},
+        responses={201: PromptImportOut, 400: REJECTED},
     )
     def post(self, request, slug: str):
         """All or nothing unless skip_invalid: a file with invalid rows imports nothing and
