@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling import views, views_exports, views_my_work, views_workspace
+from labeling import views, views_exports, views_my_work, views_review, views_workspace
 
 app_name = "labeling"
 
@@ -16,4 +16,8 @@ urlpatterns += [
 
 urlpatterns += [
     path("p/<slug:slug>/my-work/", views_my_work.my_work, name="my_work"),
+]
+
+urlpatterns += [
+    path("p/<slug:slug>/review/", views_review.review, name="review"),
 ]
