@@ -3,7 +3,7 @@ the admin dashboard that shows them. The figures come from the pure functions of
 labeling.quality; this module only reads rows."""
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
@@ -103,6 +103,25 @@ def agreement_for(project: Project, *, since: datetime | None = None) -> Agreeme
         annotators=_per_annotator(rows, ranks, likerts, ranking, likert, taus),
         weeks=_per_week(rows),
     )
+
+
+def agreement_alphas_for(project: Project) -> dict[str, dict]:
+    """Krippendorff's alpha (ordinal) over rankings, Likert scores and comparisons, for the
+    export manifest: only the judgements of prompts with two or more annotators are read."""
+    overlapping = (
+        _judged(project)
+        .values("prompt_id")
+        .annotate(annotators=Count("annotator_id", distinct=True))
+        .filter(annotators__gte=2)
+        .values("prompt_id")
+    )
+    rows = _judgement_rows(_judged(project).filter(prompt_id__in=overlapping))
+    alphas = {
+        "ranking": krippendorff_alpha(ranking_values(rows)),
+        "likert": krippendorff_alpha(likert_values(rows)),
+        "compare": krippendorff_alpha(compare_values(rows)),
+    }
+    return {name: asdict(alpha) for name, alpha in alphas.items()}
 
 
 def _per_annotator(rows, ranks, likerts, ranking, likert, taus) -> list[AnnotatorAgreement]:

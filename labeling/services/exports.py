@@ -23,6 +23,7 @@ from labeling.exports.pipeline import ExportSpec, export_stream
 from labeling.exports.snapshot import SnapshotWriter, atomic_directory
 from labeling.exports.split import SPLITS
 from labeling.models import DatasetExport, Demonstration, Project
+from labeling.selectors.quality import agreement_alphas_for
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +173,7 @@ def _manifest(export: DatasetExport, spec: ExportSpec, figures: dict) -> dict:
             "ratios": dict(zip(SPLITS, export.split, strict=True)),
         },
         **figures,
+        "krippendorff_alpha": agreement_alphas_for(export.project),
         "code_version": code_version(),
         "as_of": spec.as_of.isoformat(),
         "created_at": export.created_at.isoformat(),

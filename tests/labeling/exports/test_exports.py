@@ -631,3 +631,22 @@ def test_seed_demo_adds_synthetic_judgements_that_export(settings, tmp_path):
     demo = judgements.first().prompt.project
     assert exported(demo, "preference", rule="bradley_terry").rows_total > 0
     assert exported(demo, "kto").rows_total > 0
+
+
+def test_the_manifest_carries_krippendorffs_alpha_over_overlapping_judgements(
+    project, annotators
+):
+    for _ in range(3):
+        prompt = PromptFactory(project=project)
+        best, middle, worst = completions(prompt, "best", "middle", "worst")
+        rank(prompt, annotators[0], [best], [middle], [worst])
+        rank(prompt, annotators[1], [best], [middle], [worst])
+    lonely = PromptFactory(project=project)
+    a, b, c = completions(lonely, "x", "y", "z")
+    rank(lonely, annotators[2], [c], [b], [a])  # one annotator only: not an agreement unit
+
+    alpha = exported(project, "preference").manifest["krippendorff_alpha"]["ranking"]
+
+    assert alpha["alpha"] == pytest.approx(1.0)  # the two annotators agree exactly
+    assert alpha["units"] == 9  # 3 prompts x 3 completions valued by both
+    assert alpha["annotators"] == 2
