@@ -16,7 +16,6 @@ from typing import NamedTuple
 
 import krippendorff
 import numpy as np
-from scipy.stats import kendalltau
 
 LIKERT_DIMENSIONS = ("helpful", "honest", "harmless")
 
@@ -160,6 +159,8 @@ def ranking_tau(first: dict[int, float], second: dict[int, float]) -> float | No
     common = sorted(set(first) & set(second))
     if len(common) < 2:
         return None
+    from scipy.stats import kendalltau  # scipy.stats costs ~70 MB: only where tau is asked for
+
     tau = kendalltau([first[c] for c in common], [second[c] for c in common]).statistic
     return None if np.isnan(tau) else float(tau)
 
