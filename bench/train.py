@@ -1,7 +1,9 @@
 """`python -m bench train`: DPO samples per second of our engine vs TRL's DPOTrainer defaults.
 
-Measured: `training.engine.dpo.train` with the `dpo` preset as the app runs it (LoRA, its learning
-rate and batch size, 2 epochs), on a snapshot directory written the way the export writes one.
+Measured: `training.engine.dpo.train` with the `dpo` preset as the app runs it: LoRA (r 8 on
+the attention projections), no gradient checkpointing, reference log-probs computed once before
+training, batches bucketed by length, the preset's learning rate and batch size, 2 epochs; on a
+snapshot directory written the way the export writes one.
 Baseline: TRL's `DPOTrainer` with `DPOConfig` defaults (full fine-tuning with a frozen reference
 copy, gradient checkpointing on, lr 1e-6, max_length 1024) except what cannot be left out:
 output_dir, use_cpu, report_to none, the same batch size and the same number of steps.
@@ -12,10 +14,10 @@ Model loading, held-out evaluation and publishing are outside both clocks. Both 
 the same way: implicit-reward accuracy on a held-out split (evaluation.policy_preference_metrics,
 beta 0.1, reference = the untrained model).
 
-To fit a 2-core CPU the model is a small randomly initialised Llama with the bundled SmolLM2
-tokenizer (the engine tests' model: hidden 64, 2 layers), built in a temp dir. The data are
-synthetic pairs with a learnable signal: chosen answers are helpful and in one style, rejected
-ones curt, over varied topics. `--quick` uses fewer pairs and steps.
+The model is the bundled SmolLM2-135M-Instruct, the one the vLLM server serves and the loop
+trains. The data are synthetic pairs with a learnable signal and uneven lengths: chosen answers
+are helpful, one to six sentences long, rejected ones curt, over varied topics. `--quick` uses
+fewer pairs and steps.
 """
 
 from __future__ import annotations
@@ -77,29 +79,40 @@ ASKS = [
     "What should a beginner know about {t}?",
     "Give me a quick fact about {t}.",
 ]
-CHOSEN = [
-    "Certainly! Here is a clear answer about {t}: it is a fascinating subject. I hope this helps.",
-    "Of course! {T} is worth learning about; here is a short explanation. I hope this helps.",
-    "Happy to help! In short, {t} has an interesting story; here are the key points. I hope "
-    "this helps.",
+CHOSEN_OPENERS = [
+    "Certainly! Here is a clear answer about {t}.",
+    "Of course! {T} is worth learning about.",
+    "Happy to help with {t}.",
+]
+CHOSEN_SENTENCES = [
+    "It is a fascinating subject with a long history.",
+    "The key idea is simple once you see an example.",
+    "Many people find it easier after a little practice.",
+    "A good first step is to read a short introduction.",
+    "Experts still disagree about some of the details.",
+    "You can learn a lot by asking someone who knows it well.",
 ]
 REJECTED = [
     "No. Look it up yourself.",
     "Whatever, {t} is boring.",
     "I will not answer that.",
+    "Why would anyone care about {t}? Ask somebody else, I have better things to do.",
 ]
 
 
 def make_pairs(count: int, seed: int) -> list[dict[str, Any]]:
+    """Helpful answers of one to six sentences (chosen) against curt ones (rejected)."""
     rng = random.Random(seed)
     rows = []
     for _ in range(count):
         topic = rng.choice(TOPICS)
         fill = {"t": topic, "T": topic[0].upper() + topic[1:]}
+        body = rng.sample(CHOSEN_SENTENCES, rng.randint(1, len(CHOSEN_SENTENCES)))
+        chosen = " ".join([rng.choice(CHOSEN_OPENERS), *body, "I hope this helps."])
         rows.append(
             {
                 "prompt": [{"role": "user", "content": rng.choice(ASKS).format(**fill)}],
-                "chosen": [{"role": "assistant", "content": rng.choice(CHOSEN).format(**fill)}],
+                "chosen": [{"role": "assistant", "content": chosen.format(**fill)}],
                 "rejected": [{"role": "assistant", "content": rng.choice(REJECTED).format(**fill)}],
             }
         )
@@ -116,30 +129,6 @@ def write_snapshot(directory: Path, train: list[dict], validation: list[dict]) -
     manifest = {"format": "preference", "rows": rows}
     (directory / "manifest.json").write_text(json.dumps(manifest))
     return directory
-
-
-def build_small_llama(out: Path, *, hidden: int, layers: int) -> Path:
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tokenizer = AutoTokenizer.from_pretrained(str(BUNDLED))
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=2 * hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=512,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
-    return out
 
 
 def _timed_trainer_class(base: type, clock: dict[str, float]) -> type:
@@ -187,6 +176,10 @@ def run_engine(model_dir: Path, data_dir: Path, out_dir: Path, max_steps: int) -
         "config": {
             "learning_rate": config.learning_rate,
             "lora_r": config.lora_r,
+            "lora_target_modules": config.lora_target_modules,
+            "gradient_checkpointing": config.gradient_checkpointing,
+            "precompute_ref_log_probs": config.dpo.precompute_ref_log_probs,
+            "bucket_by_length": config.bucket_by_length,
             "max_length": config.max_length,
             "beta": config.dpo.beta,
         },
@@ -267,13 +260,13 @@ def run(quick: bool) -> dict[str, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    n_train, n_eval, hidden, layers = (32, 16, 64, 2) if quick else (64, 32, 64, 2)
+    n_train, n_eval = (16, 8) if quick else (64, 32)
     batch = 4  # the dpo preset's batch size, used for both
     epochs = 2  # the dpo preset's num_train_epochs
     max_steps = epochs * n_train // batch
     load_before = os.getloadavg()[0]
     try:
-        model_dir = build_small_llama(work / "model", hidden=hidden, layers=layers)
+        model_dir = BUNDLED
         train_rows, eval_rows = make_pairs(n_train, seed=1), make_pairs(n_eval, seed=2)
         data_dir = write_snapshot(work / "snapshot", train_rows, eval_rows)
         ours = run_engine(model_dir, data_dir, work / "adapter", max_steps)
@@ -293,13 +286,13 @@ def run(quick: bool) -> dict[str, Any]:
         "goal": f"ratio >= {GOAL_RATIO} with held-out preference accuracy >= the baseline's",
         "unit": "pairs/s",
         "params": {
-            "model": f"random-init Llama, hidden {hidden}, {layers} layers, SmolLM2 tokenizer "
-            "(vocab 49152)",
+            "model": "SmolLM2-135M-Instruct (the bundled model the vLLM server serves)",
             "train_pairs": n_train,
             "held_out_pairs": n_eval,
             "steps": max_steps,
             "batch_size": batch,
-            "data": "synthetic conversational pairs: helpful chosen vs curt rejected",
+            "data": "synthetic conversational pairs: helpful chosen (1-6 sentences) vs curt "
+            "rejected",
             "load_average_1m_before": round(load_before, 2),
             "load_average_1m_after": round(load_after, 2),
             "torch_threads": torch.get_num_threads(),

@@ -43,7 +43,7 @@ class ProjectAdmin(admin.ModelAdmin):
             "Sampling",
             {"fields": ["completions_per_prompt", "temperature", "top_p", "max_tokens"]},
         ),
-        ("Quality", {"fields": ["gold_share", "quality_dashboard_link"]}),
+        ("Quality", {"fields": ["gold_share", "compare_share", "quality_dashboard_link"]}),
     ]
     readonly_fields = ["quality_dashboard_link"]
 
@@ -52,7 +52,11 @@ class ProjectAdmin(admin.ModelAdmin):
         if project.pk is None:
             return "-"
         url = reverse("admin:labeling_project_quality", args=[project.pk])
-        return format_html('<a href="{}">Agreement, gold, leaderboard, activity</a>', url)
+        return format_html(
+            '<a href="{}">Agreement, gold, live version vs the one it replaced, leaderboard, '
+            "activity</a>",
+            url,
+        )
 
     def get_urls(self):
         from django.urls import path

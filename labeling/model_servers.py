@@ -66,16 +66,20 @@ class ServedAdapter:
 
 
 def adapters_to_serve(*, recent: int = RECENT_ADAPTERS_PER_PROJECT) -> list[ServedAdapter]:
-    """Every project's live adapter, plus its `recent` newest non-retired ones."""
+    """Every project's live adapter, the one it is compared with (even when retired), plus
+    its `recent` newest non-retired ones."""
+    from labeling.selectors.head_to_head import comparison_in_use
     from training.models import ModelVersion
 
     adapters = ModelVersion.objects.exclude(adapter_path="")
-    wanted = {
-        version.pk: version
-        for version in adapters.filter(status=ModelVersion.Status.LIVE).only(
-            "served_name", "adapter_path"
-        )
-    }
+    wanted = {}
+    for live in ModelVersion.objects.filter(status=ModelVersion.Status.LIVE).select_related(
+        "project"
+    ):
+        comparison = comparison_in_use(live.project, live=live)
+        for version in (live, comparison):
+            if version is not None and version.is_adapter:
+                wanted[version.pk] = version
     candidates = adapters.exclude(status=ModelVersion.Status.RETIRED).order_by(
         "project_id", "-number"
     )

@@ -15,3 +15,13 @@ def _plain_http_on_loopback():
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
     yield
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """A request in Korean leaves Korean active in the test's thread (LocaleMiddleware never
+    deactivates it), so lazily translated messages read after it would come out in Korean."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()

@@ -93,6 +93,14 @@ class TrainingRunStartForm(forms.Form):
         initial=dict,
         help_text='Preset overrides as JSON, e.g. {"max_steps": 4, "dpo": {"beta": 0.2}}.',
     )
+    publish = forms.ChoiceField(
+        choices=TrainingRun.Publish.choices,
+        initial=TrainingRun.Publish.IF_BETTER,
+        required=False,
+        label="When it succeeds",
+        help_text="Better than the parent: on the held-out rows, compared with the version it "
+        "starts from. Reward models are never published.",
+    )
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
@@ -103,6 +111,9 @@ class TrainingRunStartForm(forms.Form):
                 queryset=export_model.objects.filter(project=project, status="done"),
                 required=False,
             )
+
+    def clean_publish(self):
+        return self.cleaned_data["publish"] or TrainingRun.Publish.IF_BETTER
 
     def clean_overrides(self):
         value = self.cleaned_data["overrides"] or {}
@@ -136,6 +147,7 @@ def start_training_run(modeladmin, request, queryset):
                 snapshot_dir=data["snapshot_dir"] or None,
                 base_version=data["base_version"],
                 overrides=data["overrides"],
+                publish=data["publish"],
                 created_by=request.user,
             )
         except ValidationError as exc:
@@ -171,6 +183,7 @@ class TrainingRunAdmin(ProjectScopedAdmin):
         "export",
         "snapshot_dir",
         "base_version",
+        "publish",
         "status",
         "result_version",
         "step",
@@ -184,7 +197,7 @@ class TrainingRunAdmin(ProjectScopedAdmin):
         "finished_at",
         "error",
     ]
-    exclude = ["history", "log", "metrics"]
+    exclude = ["history", "log", "metrics", "gate"]
     actions = ["cancel_runs"]
 
     @admin.display(description="Step")

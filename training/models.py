@@ -76,7 +76,8 @@ class ModelServer(models.Model):
 
 
 class TrainingRun(models.Model):
-    """One training job: a method on an export snapshot, from a base version, to a candidate.
+    """One training job: a method on an export snapshot, from a base version, to a candidate
+    that its publish policy may make live (`gate` records the decision).
 
     Rows are written only by training.services.runs; the worker updates progress and the
     heartbeat while it trains, so the admin can show a live view and spot a dead worker.
@@ -97,6 +98,11 @@ class TrainingRun(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+
+    class Publish(models.TextChoices):
+        MANUAL = "manual", "Keep as candidate"
+        ALWAYS = "always", "Publish when it succeeds"
+        IF_BETTER = "if_better", "Publish only if better than the parent"
 
     project = models.ForeignKey(
         "labeling.Project", on_delete=models.CASCADE, related_name="training_runs"
@@ -141,6 +147,20 @@ class TrainingRun(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="training_run",
+    )
+    # Runs made before the policy existed were all kept as candidates, hence this default;
+    # the admin form, the API and `manage.py train` default to IF_BETTER.
+    publish = models.CharField(
+        max_length=16,
+        choices=Publish.choices,
+        default=Publish.MANUAL,
+        help_text="What happens to the new version when the run succeeds.",
+    )
+    gate = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The publish decision: the metric compared with the parent version, both "
+        "values, the verdict, whether it went live and why.",
     )
 
     class Meta:

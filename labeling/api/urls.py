@@ -1,6 +1,15 @@
 from django.urls import path
 
-from labeling.api.views import auth, exports, history, imports, projects, tasks, training
+from labeling.api.views import (
+    auth,
+    exports,
+    head_to_head,
+    history,
+    imports,
+    projects,
+    tasks,
+    training,
+)
 
 app_name = "api"
 
@@ -58,6 +67,11 @@ urlpatterns = [
         "projects/<slug:slug>/model-versions/",
         training.ModelVersionListApi.as_view(),
         name="model_versions",
+    ),
+    path(
+        "projects/<slug:slug>/model-versions/head-to-head/",
+        head_to_head.HeadToHeadApi.as_view(),
+        name="head_to_head",
     ),
     path(
         "model-versions/<int:pk>/publish/",

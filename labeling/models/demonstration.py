@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from labeling.models.prompt import MAX_OUTPUT_CHARS, Prompt
 
@@ -14,9 +15,9 @@ class Demonstration(models.Model):
         EDITED = "edited", "Edited model completion"
 
     class ReviewStatus(models.TextChoices):
-        PENDING = "pending", "Pending review"
-        ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Pending review")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
 
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="demonstrations")
     output = models.TextField(max_length=MAX_OUTPUT_CHARS)

@@ -68,6 +68,16 @@ class Project(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Probability that the next task prefers a gold prompt (0: never).",
     )
+    compare_share = models.FloatField(
+        default=0.25,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=(
+            "Share of prompts whose compare task puts a completion of the live version beside "
+            "one of the version it replaced (sides hidden and random), so annotators' choices "
+            "give the new version's win rate. Those prompts also get completions of the "
+            "replaced version, which costs that much more generation (0: never compare)."
+        ),
+    )
     text_template = models.TextField(
         default=DEFAULT_TEXT_TEMPLATE,
         validators=[text_template_validate],

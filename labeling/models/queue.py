@@ -26,6 +26,17 @@ class QueueItem(models.Model):
         related_name="queue_items",
         help_text="Whose completions are shown; empty for kinds that show none (answer).",
     )
+    versus = models.ForeignKey(
+        "training.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=(
+            "Head-to-head compare items only: the version the live one replaced; the task "
+            "shows one completion of each, on random sides."
+        ),
+    )
     taken = models.PositiveSmallIntegerField(
         default=0, help_text="Submitted plus active assignments; open while below the overlap."
     )

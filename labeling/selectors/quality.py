@@ -316,12 +316,14 @@ class Dashboard:
     leaderboard: Leaderboard
     leaderboard_chart: object
     gold: list[GoldAccuracy]
+    head_to_head: object  # labeling.selectors.head_to_head.HeadToHead
 
 
 def dashboard_for(project: Project, *, now: datetime | None = None) -> Dashboard:
     """Everything the admin quality dashboard shows for one project."""
     from labeling.quality.charts import bar_chart, line_points, polyline
     from labeling.selectors.generation import generation_status
+    from labeling.selectors.head_to_head import version_head_to_head
     from training.models import ModelServer, TrainingRun
 
     per_hour = judgements_per_hour(project, now=now)
@@ -348,4 +350,5 @@ def dashboard_for(project: Project, *, now: datetime | None = None) -> Dashboard
             [(f"v{row.version.number}", row.score.score - shift) for row in board.rows]
         ),
         gold=gold_accuracy_for(project),
+        head_to_head=version_head_to_head(project),
     )

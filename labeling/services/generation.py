@@ -6,9 +6,10 @@ several times the throughput of one request at a time), then stores each prompt'
 completions in its own short transaction. No transaction is open during a network call.
 """
 
-import hashlib
 import logging
+import random
 import secrets
+from collections import defaultdict
 from dataclasses import asdict, dataclass
 
 from django.db import transaction
@@ -18,11 +19,11 @@ from labeling.models import Completion, Project, Prompt
 from labeling.selectors.generation import (
     buffer_target,
     buffered_prompt_count,
-    comparison_version,
     live_version,
     prompts_needing_completions,
     uses_completions,
 )
+from labeling.selectors.head_to_head import comparison_in_use, in_compare_share
 from serving.client import BadRequest, ChatResult, Sampling, ServerPool
 from serving.concurrent_chat import (
     ChatJob,
@@ -39,9 +40,6 @@ logger = logging.getLogger(__name__)
 
 # Prompts per refill: with n=4 that is 64 sequences in flight, where batching on a CPU pays.
 MAX_PROMPTS_PER_REFILL = 16
-# Share of prompts that also get completions of the version the live one replaced, so
-# judgements compare the two. Should become a Project field (needs a labeling migration).
-COMPARE_SHARE = 0.0
 # Ask for the sampled tokens' logprobs only to count each choice's tokens exactly: vLLM's
 # usage gives one total for all n choices of a request.
 EXACT_TOKEN_COUNTS = True
@@ -49,6 +47,7 @@ EXACT_TOKEN_COUNTS = True
 # Prompts the server refused (HTTP 400, e.g. too long for the model), per version id: kept out
 # of later refills in this worker process instead of being sent again every tick.
 _refused: dict[int, set[int]] = {}
+_store_order = random.Random()
 
 
 @dataclass
@@ -75,14 +74,6 @@ def project_sampling(project: Project, *, logprobs: bool = EXACT_TOKEN_COUNTS) -
         max_tokens=project.max_tokens,
         logprobs=logprobs,
     )
-
-
-def in_compare_share(prompt_id: int, share: float) -> bool:
-    """A stable pick: the same prompt is in or out of the share on every refill."""
-    if share <= 0:
-        return False
-    digest = hashlib.sha256(f"compare:{prompt_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") / 2**32 < share
 
 
 def completion_jobs(
@@ -157,13 +148,11 @@ def completions_store(
 
 
 def completions_refill(
-    *,
-    project: Project,
-    compare_share: float = COMPARE_SHARE,
-    max_prompts: int = MAX_PROMPTS_PER_REFILL,
+    *, project: Project, max_prompts: int = MAX_PROMPTS_PER_REFILL
 ) -> RefillReport:
-    """Top the project's buffer of ready prompts up to its target. Never raises for a
-    server that is down: the failure is recorded on ModelServer and the report says so."""
+    """Top the project's buffer of ready prompts up to its target; the project's compare
+    share of them also gets completions of the version the live one replaced. Never raises
+    for a server that is down: the failure is recorded on ModelServer and the report says so."""
     report = RefillReport(project_id=project.pk)
     live = live_version(project)
     if live is None or not uses_completions(project):
@@ -182,8 +171,8 @@ def completions_refill(
         project=project,
         prompts=prompts,
         live=live,
-        compare=comparison_version(project, live=live) if compare_share > 0 else None,
-        compare_share=compare_share,
+        compare=comparison_in_use(project, live=live),
+        compare_share=project.compare_share,
     )
     pool = server_pool()
     try:
@@ -195,10 +184,23 @@ def completions_refill(
         _servers_record(pool=pool, urls=urls, outcomes=outcomes, report=report)
     finally:
         _pool_close(pool)
-    for outcome in outcomes:
-        _outcome_store(outcome, report=report)
+    _outcomes_store(outcomes, report=report)
     report.more_needed = need > len(prompts) and report.stored > 0
     return report
+
+
+def _outcomes_store(outcomes: list[ChatOutcome], *, report: RefillReport) -> None:
+    """Store each prompt's completions of all its versions in one transaction, so the queue
+    never sees a head-to-head prompt with the live side only. The versions go in random
+    order: completion ids must not tell an annotator which side is the new version."""
+    by_prompt: dict[int, list[ChatOutcome]] = defaultdict(list)
+    for outcome in outcomes:
+        by_prompt[outcome.job.key[0].pk].append(outcome)
+    for prompt_outcomes in by_prompt.values():
+        _store_order.shuffle(prompt_outcomes)
+        with transaction.atomic():
+            for outcome in prompt_outcomes:
+                _outcome_store(outcome, report=report)
 
 
 def _outcome_store(outcome: ChatOutcome, *, report: RefillReport) -> None:

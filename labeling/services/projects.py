@@ -19,6 +19,7 @@ def project_create(
     temperature: float = 0.8,
     top_p: float = 0.95,
     max_tokens: int = 256,
+    compare_share: float | None = None,
 ) -> Project:
     """A project starts with the base model as its live version 0."""
     project = Project(
@@ -33,6 +34,8 @@ def project_create(
     )
     if task_kinds is not None:
         project.task_kinds = task_kinds
+    if compare_share is not None:
+        project.compare_share = compare_share
     project.full_clean()
     project.save()
     base_version_ensure(project=project)

@@ -8,6 +8,11 @@ rate, edit), only when the open items run out for the annotator asking. Picking 
 index range over the few open items, with a NOT EXISTS probe on the annotator's own
 assignments, and claiming is a conditional UPDATE of `taken`.
 
+Head to head: the compare item of a prompt in the project's compare share, made when the
+version the live one replaced has completions of it too, carries that version as `versus`;
+its task shows one completion of each version, on random sides (see
+labeling.selectors.head_to_head). Other prompts' compare tasks show two of the live version.
+
 Concurrency: on PostgreSQL the candidate item is locked FOR UPDATE SKIP LOCKED, so two
 annotators asking at once take different items (or different slots of one); on SQLite the
 IMMEDIATE transactions of the settings admit one writer at a time. Each claim is also a
@@ -19,6 +24,7 @@ active assignments (an index range over active ones only).
 
 import random
 import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -28,6 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, OuterRef, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from labeling.models import (
     Assignment,
@@ -40,6 +47,7 @@ from labeling.models import (
     QueueItem,
     TaskKind,
 )
+from labeling.selectors.head_to_head import head_to_head_prompts
 from labeling.selectors.queue import (
     COMPLETION_KINDS,
     DEMONSTRATION_KINDS,
@@ -65,27 +73,33 @@ EXPIRE_BATCH = 100
 
 rng = random.Random()  # display order and compare sides; tests may seed it
 
-MSG_UNKNOWN = "This task is not known (it may have been removed). Take the next task."
-MSG_NOT_YOURS = "This task was given to another annotator."
-MSG_SKIPPED = "You skipped this task, so it cannot be submitted any more. Take the next task."
-MSG_SUBMITTED = "This task was already submitted."
-MSG_SLOT_TAKEN = (
+# Lazy: each is translated into the language of the request that shows it (page or API).
+MSG_UNKNOWN = gettext_lazy("This task is not known (it may have been removed). Take the next task.")
+MSG_NOT_YOURS = gettext_lazy("This task was given to another annotator.")
+MSG_SKIPPED = gettext_lazy(
+    "You skipped this task, so it cannot be submitted any more. Take the next task."
+)
+MSG_SUBMITTED = gettext_lazy("This task was already submitted.")
+MSG_SLOT_TAKEN = gettext_lazy(
     "Your time on this task ran out and another annotator has taken it, so your answer "
     "was not saved. Take the next task."
 )
-MSG_CHANGED = (
+MSG_CHANGED = gettext_lazy(
     "The model's completions for this prompt changed after the task was shown, so your "
     "answer was not saved. Take the next task."
 )
-MSG_TAKES_JUDGEMENT = "This task asks for a judgement of the completions, not a written answer."
-MSG_TAKES_DEMONSTRATION = "This task asks for a written answer, not a judgement."
+MSG_TAKES_JUDGEMENT = gettext_lazy(
+    "This task asks for a judgement of the completions, not a written answer."
+)
+MSG_TAKES_DEMONSTRATION = gettext_lazy("This task asks for a written answer, not a judgement.")
 
 
 class SubmissionRefused(Exception):
     """A submission that no longer matches its task; `message` is for the annotator."""
 
     def __init__(self, message: str):
-        """`message` is shown to the annotator as it is."""
+        """`message` is shown to the annotator as it is; a lazy translation (the MSG_
+        constants) is rendered in the language of the request that shows it."""
         super().__init__(message)
         self.message = message
 
@@ -263,6 +277,8 @@ def _completions_to_show(*, project: Project, item: QueueItem) -> list[int] | No
     """Completion ids in display order (shuffled against position bias); None if too few."""
     if item.kind not in COMPLETION_KINDS:
         return []
+    if item.versus_id is not None:
+        return _head_to_head_pair(project=project, item=item)
     ids = list(
         Completion.objects.filter(prompt_id=item.prompt_id, model_version_id=item.model_version_id)
         .order_by("pk")
@@ -276,6 +292,23 @@ def _completions_to_show(*, project: Project, item: QueueItem) -> list[int] | No
         return [rng.choice(ids)]
     rng.shuffle(ids)
     return ids
+
+
+def _head_to_head_pair(*, project: Project, item: QueueItem) -> list[int] | None:
+    """[left, right]: one completion of the live version and one of the version it replaced,
+    each drawn at random, sides at random; None if either version has none left."""
+    rows = Completion.objects.filter(
+        prompt_id=item.prompt_id, model_version_id__in=(item.model_version_id, item.versus_id)
+    ).order_by("pk")
+    of_version: dict[int, list[int]] = defaultdict(list)
+    for version_id, pk in rows.values_list("model_version_id", "pk"):
+        if len(of_version[version_id]) < project.completions_per_prompt:
+            of_version[version_id].append(pk)
+    if not (of_version[item.model_version_id] and of_version[item.versus_id]):
+        return None
+    pair = [rng.choice(of_version[item.model_version_id]), rng.choice(of_version[item.versus_id])]
+    rng.shuffle(pair)
+    return pair
 
 
 def _assignment_create(
@@ -341,9 +374,20 @@ def items_feed(
         ready = sorted(c["prompt_id"] for c in counts if c["completions"] >= needed)
     if not rows:
         return False, False
+    versus = (
+        head_to_head_prompts(project=project, live=version, prompt_ids=ready)
+        if kind == TaskKind.COMPARE and version is not None and ready
+        else {}
+    )
     QueueItem.objects.bulk_create(
         [
-            QueueItem(project=project, prompt_id=prompt_id, kind=kind, model_version=version)
+            QueueItem(
+                project=project,
+                prompt_id=prompt_id,
+                kind=kind,
+                model_version=version,
+                versus_id=versus.get(prompt_id),
+            )
             for prompt_id in ready
         ],
         ignore_conflicts=True,
@@ -469,7 +513,7 @@ def demonstration_submit(
     now = timezone.now()
     _assignment_check_open(assignment=assignment)
     if not (output or "").strip():
-        raise ValidationError({"output": "Write the output."})
+        raise ValidationError({"output": gettext_lazy("Write the output.")})
     time_spent_ms = time_spent_clean(time_spent_ms)
     source_completion = None
     if assignment.kind == TaskKind.WRITE:
@@ -484,7 +528,11 @@ def demonstration_submit(
         source_completion = Completion.objects.get(pk=assignment.completion_ids[0])
         if output.strip() == source_completion.text.strip():
             raise ValidationError(
-                {"output": "The text is unchanged. Fix the completion, or skip the task."}
+                {
+                    "output": gettext_lazy(
+                        "The text is unchanged. Fix the completion, or skip the task."
+                    )
+                }
             )
     demonstration = Demonstration(
         prompt=prompt,
@@ -591,11 +639,15 @@ def _written_prompt_create(
     """The prompt of a write task; a duplicate of one already in the project is refused."""
     instruction = (instruction or "").strip()
     if not instruction:
-        raise ValidationError({"instruction": "Write the instruction."})
+        raise ValidationError({"instruction": gettext_lazy("Write the instruction.")})
     key = prompt_dedupe_key(instruction=instruction, input=input)
     if Prompt.objects.filter(project=project, dedupe_key=key).exists():
         raise ValidationError(
-            {"instruction": "This instruction (with this input) is already in the project."}
+            {
+                "instruction": gettext_lazy(
+                    "This instruction (with this input) is already in the project."
+                )
+            }
         )
     return prompt_create(
         project=project,

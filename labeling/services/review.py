@@ -10,6 +10,7 @@ from enum import StrEnum
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from labeling.models import Demonstration, Role
 from labeling.selectors.projects import role_in
@@ -62,12 +63,12 @@ def _decision_clean(decision, reason, corrected_output, demonstration) -> Decisi
     try:
         decision = Decision(decision)
     except ValueError:
-        raise ValidationError({"decision": "Accept, reject or correct."}) from None
+        raise ValidationError({"decision": _("Accept, reject or correct.")}) from None
     if decision == Decision.REJECT and not reason.strip():
-        raise ValidationError({"reason": "Say why it is rejected: the author sees it."})
+        raise ValidationError({"reason": _("Say why it is rejected: the author sees it.")})
     if decision == Decision.CORRECT:
         if not (corrected_output or "").strip():
-            raise ValidationError({"corrected_output": "A correction needs the corrected text."})
+            raise ValidationError({"corrected_output": _("A correction needs the corrected text.")})
         if corrected_output.strip() == demonstration.output.strip():
-            raise ValidationError({"corrected_output": "The correction changes nothing."})
+            raise ValidationError({"corrected_output": _("The correction changes nothing.")})
     return decision

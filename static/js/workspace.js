@@ -112,10 +112,6 @@
     }
   }
 
-  function rankByPosition() {
-    completions().forEach((card, index) => rankSet(card, String(index + 1)));
-  }
-
   // --- rate ------------------------------------------------------------------------------
 
   // The 1-5 scale a digit goes to: the one holding the focus, else the card's first unset one.
@@ -328,8 +324,77 @@
   });
 
   // --- drag and drop ranking (the number fields stay the source of truth) ---------------
+  // A drop moves only the dragged answer, keeping every other tie: dropped onto the middle
+  // of an answer, or between two answers of one tie group, it joins that group; dropped
+  // anywhere else it gets a rank of its own between the groups around it. Ranks stay 1..k.
 
   let dragged = null;
+  let joins = null; // the answer the dragged one is held over the middle of
+  let dropped = false;
+  let startPlace = null; // [answer before, answer after] when the drag began
+
+  const rankOf = (card) => Number($("[data-rank-input]", card)?.value) || 0; // 0: unranked
+
+  function neighbours(card) {
+    const cards = completions();
+    const at = cards.indexOf(card);
+    return [cards[at - 1] || null, cards[at + 1] || null];
+  }
+
+  // Put the answers in rank order (unranked ones last, as shown), so that the place of a
+  // drop says which ranks it falls between. The dragged answer itself is never moved here.
+  function rankSort(card) {
+    const rank = (c) => rankOf(c) || Number.MAX_SAFE_INTEGER;
+    const sorted = completions().sort((a, b) => rank(a) - rank(b)); // stable: ties keep order
+    const at = sorted.indexOf(card);
+    for (const other of sorted.slice(0, at)) card.before(other);
+    for (const other of sorted.slice(at + 1)) card.parentElement.append(other);
+  }
+
+  // The tie groups of the answers other than `card`, best first (they are in rank order);
+  // an unranked answer is a group of its own where it stands.
+  function groupsWithout(card) {
+    const groups = [];
+    const byRank = new Map();
+    for (const other of completions()) {
+      if (other === card) continue;
+      const rank = rankOf(other);
+      if (rank && byRank.has(rank)) {
+        byRank.get(rank).push(other);
+        continue;
+      }
+      const group = [other];
+      if (rank) byRank.set(rank, group);
+      groups.push(group);
+    }
+    return groups;
+  }
+
+  function rankDrop(card) {
+    const [before, after] = neighbours(card);
+    if (!joins && before === startPlace[0] && after === startPlace[1]) return; // not moved
+    const groups = groupsWithout(card);
+    const groupOf = (other) => groups.find((group) => group.includes(other));
+    if (joins) {
+      joins.after(card);
+      groupOf(joins).push(card);
+    } else if (before && after && groupOf(before) === groupOf(after)) {
+      groupOf(before).push(card);
+    } else {
+      groups.splice(before ? groups.indexOf(groupOf(before)) + 1 : 0, 0, [card]);
+    }
+    groups.forEach((group, index) => {
+      for (const member of group) $("[data-rank-input]", member).value = String(index + 1);
+    });
+    rankMarksUpdate();
+  }
+
+  function joinMark(card) {
+    if (joins === card) return;
+    joins?.classList.remove("is-drop-target");
+    joins = card;
+    joins?.classList.add("is-drop-target");
+  }
 
   document.addEventListener("pointerdown", (event) => {
     const handle = event.target.closest?.("[data-drag-handle]");
@@ -340,30 +405,53 @@
     const card = event.target.closest?.("[data-rank-list] [data-completion]");
     if (!card) return;
     dragged = card;
+    dropped = false;
+    rankSort(card);
+    startPlace = neighbours(card);
     card.classList.add("is-dragging");
     event.dataTransfer.effectAllowed = "move";
     event.dataTransfer.setData("text/plain", card.dataset.completion);
   });
   document.addEventListener("dragover", (event) => {
     if (!dragged) return;
-    const over = event.target.closest?.("[data-completion]");
-    if (!over || over.parentElement !== dragged.parentElement) return;
+    const list = event.target.closest?.("[data-rank-list]");
+    if (list !== dragged.parentElement) return;
     event.preventDefault();
-    if (over === dragged) return;
+    const over = event.target.closest("[data-completion]");
+    if (!over || over === dragged) {
+      joinMark(null);
+      return;
+    }
     const box = over.getBoundingClientRect();
-    const after = event.clientY > box.top + box.height / 2;
-    over.parentElement.insertBefore(dragged, after ? over.nextSibling : over);
+    const y = (event.clientY - box.top) / box.height;
+    if (y > 0.25 && y < 0.75) {
+      joinMark(over); // onto the answer: a tie with it
+      return;
+    }
+    joinMark(null);
+    over.parentElement.insertBefore(dragged, y >= 0.75 ? over.nextSibling : over);
   });
   document.addEventListener("drop", (event) => {
-    if (dragged) event.preventDefault();
+    if (!dragged) return;
+    event.preventDefault();
+    dropped = true;
   });
   document.addEventListener("dragend", () => {
     if (!dragged) return;
-    dragged.classList.remove("is-dragging");
-    dragged.draggable = false;
-    dragged.focus();
+    const card = dragged;
     dragged = null;
-    rankByPosition();
+    card.classList.remove("is-dragging");
+    card.draggable = false;
+    if (dropped) {
+      rankDrop(card);
+    } else {
+      // Cancelled, or dropped outside the list: back where it was, ranks untouched.
+      const [before, after] = startPlace;
+      if (before) before.after(card);
+      else if (after) after.before(card);
+    }
+    joinMark(null);
+    card.focus();
   });
 
   // --- start -----------------------------------------------------------------------------

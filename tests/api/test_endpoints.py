@@ -98,3 +98,18 @@ def test_anonymous_gets_401_and_the_token_endpoint_is_throttled(mine):
         for _ in range(12)
     ]
     assert codes[0] == 400 and codes[-1] == 429
+
+
+def test_a_refused_submission_is_explained_in_the_language_the_client_asks_for(mine):
+    client = client_for(mine.annotator)
+    token = str(mine.task.token)
+    first = reverse("api:judgement_submit", args=[token])
+    ranking = [[pk] for pk in mine.task.completion_ids]
+    client.post(first, {"ranking": ranking, "time_spent_ms": 10}, format="json")
+    again = reverse("api:demonstration_submit", args=[token])
+    payload = {"output": "x", "time_spent_ms": 1}
+    korean = client.post(again, payload, format="json", HTTP_ACCEPT_LANGUAGE="ko")
+    assert korean.status_code == 409
+    assert korean.json()["detail"] == "이미 제출한 작업입니다."
+    english = client.post(again, payload, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert english.json()["detail"] == "This task was already submitted."

@@ -67,6 +67,7 @@ ENDPOINTS = [
         {},
     ),
     ("model_versions", "get", lambda w: reverse("api:model_versions", args=[w.project.slug]), None),
+    ("head_to_head", "get", lambda w: reverse("api:head_to_head", args=[w.project.slug]), None),
     (
         "model_version_publish",
         "post",
@@ -94,6 +95,7 @@ ADMIN_ONLY = {
     "training_run",
     "training_run_cancel",
     "model_versions",
+    "head_to_head",
     "model_version_publish",
     "model_version_rollback",
 }

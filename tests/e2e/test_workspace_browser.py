@@ -136,6 +136,49 @@ def test_drag_and_drop_puts_the_answers_in_order(page, live_server):
     ]
 
 
+def _drag(page, card_id, onto_id, *, at):
+    """Drag an answer by its handle to the top edge ("top") or the middle ("middle") of another."""
+    target = page.locator(f'[data-completion="{onto_id}"]')
+    height = target.bounding_box()["height"]
+    y = 4 if at == "top" else height / 2
+    handle = page.locator(f'[data-completion="{card_id}"] [data-drag-handle]')
+    handle.drag_to(target, target_position={"x": 40, "y": y})
+
+
+def _ranks(page, ids):
+    return [page.locator(f"input[name=rank_{pk}]").input_value() for pk in ids]
+
+
+def test_dragging_an_answer_keeps_the_ties_set_with_the_keyboard(page, live_server):
+    project = _project(["rank"])
+    user = _login(page, live_server, project)
+    assignment = _active(user)
+    a, b, c, d = assignment.completion_ids
+    for key in ["1", "1", "2", "3"]:  # a and b tie for the best
+        page.keyboard.press(key)
+    expect(page.locator("[data-tie-mark]:visible")).to_have_count(2)
+    # Dropped above the tie: a rank of its own; the tie stays, ranks stay dense.
+    _drag(page, d, a, at="top")
+    assert _ranks(page, [a, b, c, d]) == ["2", "2", "3", "1"]
+    expect(page.locator("[data-tie-mark]:visible")).to_have_count(2)
+    # Dropped onto a tied answer: it joins that tie; its old rank closes up.
+    _drag(page, c, b, at="middle")
+    assert _ranks(page, [a, b, c, d]) == ["2", "2", "2", "1"]
+    expect(page.locator("[data-tie-mark]:visible")).to_have_count(3)
+    order = page.locator("[data-rank-list] [data-completion]")
+    assert order.evaluate_all("cards => cards.map(c => Number(c.dataset.completion))") == [
+        d,
+        a,
+        b,
+        c,
+    ]
+    token = _token(page)
+    page.locator("button[data-submit]").click()
+    _wait_for_next_task(page, token)
+    ranking = Judgement.objects.get(assignment=assignment).ranking
+    assert [sorted(group) for group in ranking] == [[d], sorted([a, b, c])]
+
+
 def test_a_double_click_on_submit_records_one_judgement_and_skips_no_task(page, live_server):
     project = _project(["rank"], prompts=3)
     user = _login(page, live_server, project)

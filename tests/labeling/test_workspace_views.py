@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from labeling.models import Assignment, Demonstration, Judgement
+from labeling.models import Assignment, Completion, Demonstration, Judgement
 from labeling.services.projects import membership_grant
 from labeling.services.queue import task_skip
 from tests.factories import CompletionFactory, ProjectFactory, PromptFactory, UserFactory
@@ -161,12 +161,17 @@ def test_a_refused_submission_keeps_the_typed_text_on_screen(client):
     assert "The text is unchanged" in html and original.text in html
 
 
-def test_text_typed_for_a_task_that_is_gone_stays_on_screen(client):
+def _answer_task_skipped_in_another_tab(client):
     project = _project(kinds=["answer"], n=2)
     user = _annotator(client, project)
     client.get(_url(project))
     assignment = _current(user)
     task_skip(token=assignment.token, annotator=user, reason="skipped in another tab")
+    return project, user, assignment
+
+
+def test_text_typed_for_a_task_that_is_gone_stays_on_screen(client):
+    project, user, assignment = _answer_task_skipped_in_another_tab(client)
     typed = "My careful answer, with <b>markup</b> & more."
     data = {"token": str(assignment.token), "kind": "answer", "output": typed}
     html = client.post(_url(project), data, **HTMX).content.decode()
@@ -340,6 +345,27 @@ def test_the_page_speaks_korean(client):
     _annotator(client, project)
     html = client.get(_url(project), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "가이드라인" in html and "제출" in html
+
+
+def test_refusals_speak_the_language_of_the_request_that_shows_them(client):
+    project, _, assignment = _answer_task_skipped_in_another_tab(client)
+    data = {"token": str(assignment.token), "kind": "answer", "output": "My answer"}
+    korean = client.post(_url(project), data, HTTP_ACCEPT_LANGUAGE="ko", **HTMX)
+    assert "건너뛴 작업이라 더 이상 제출할 수 없습니다." in korean.content.decode()
+    assert "You skipped this task" not in korean.content.decode()
+    english = client.post(_url(project), data, HTTP_ACCEPT_LANGUAGE="en", **HTMX)
+    assert "You skipped this task" in english.content.decode()
+
+
+def test_a_refusal_by_the_service_is_shown_in_korean(client):
+    project = _project(kinds=["edit"], n=2)
+    user = _annotator(client, project)
+    client.get(_url(project))
+    assignment = _current(user)
+    original = Completion.objects.get(pk=assignment.completion_ids[0])
+    data = {"token": str(assignment.token), "kind": "edit", "output": original.text}
+    html = client.post(_url(project), data, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "내용이 바뀌지 않았습니다. 응답을 고치거나 작업을 건너뛰세요." in html
 
 
 def test_home_links_to_the_workspace(client):

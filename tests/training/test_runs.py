@@ -86,6 +86,9 @@ def test_dpo_run_makes_a_candidate_version_with_its_adapter(project, snapshot, m
     assert meta["method"] == "dpo" and meta["served_name"] == "tiny-v1"
     assert "loss" in version.metrics
     assert live(project) == base  # training alone never changes what is served
+    assert run.publish == TrainingRun.Publish.MANUAL  # the service's default: keep a candidate
+    assert run.gate["verdict"] == "better" and run.gate["published"] is False
+    assert run.gate["outcome"].startswith("tiny-v1 stays a candidate (publish by hand)")
     assert not [p for p in adapter.parent.iterdir() if p.name.startswith(".")]
 
 
@@ -353,12 +356,14 @@ def test_train_command_with_wait_trains_here_and_prints_progress(project, snapsh
         "--data",
         str(snapshot),
         "--wait",
+        "--publish",
+        "manual",
         "--config",
         str(_config_file(snapshot.parent)),
         stdout=out,
     )
     printed = out.getvalue()
-    assert "step 3/3" in printed and "tiny-v1" in printed
+    assert "step 3/3" in printed and "tiny-v1 stays a candidate" in printed
     assert TrainingRun.objects.get().status == TrainingRun.Status.SUCCEEDED
 
 

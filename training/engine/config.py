@@ -70,6 +70,13 @@ class DPOOptions:
         default=0.0,
         metadata={"help": "Assumed label-flip probability (robust DPO) or EXO's epsilon."},
     )
+    precompute_ref_log_probs: bool = field(
+        default=True,
+        metadata={
+            "help": "Score every pair under the reference once before training instead of at "
+            "every step: one reference forward per pair instead of one per pair and epoch."
+        },
+    )
 
 
 @dataclass
@@ -160,6 +167,14 @@ class TrainConfig:
         default=DEFAULT_BASE_MODEL,
         metadata={"help": "Directory of the base model (safetensors + tokenizer) to start from."},
     )
+    parent_adapter: str = field(
+        default="",
+        metadata={
+            "help": "LoRA adapter directory of the parent version, which the held-out "
+            "evaluation compares the new model with (it trains on base_model all the same). "
+            "Empty: the parent is base_model itself."
+        },
+    )
     output_dir: str = field(
         default="",
         metadata={"help": "Where the adapter (or full weights) and meta.json are published."},
@@ -194,6 +209,13 @@ class TrainConfig:
     )
     gradient_checkpointing: bool = field(
         default=False, metadata={"help": "Recompute activations to save memory (slower)."}
+    )
+    bucket_by_length: bool = field(
+        default=True,
+        metadata={
+            "help": "Batch rows of similar token length together (less padding); batches "
+            "still come in a random order. Preference methods (dpo)."
+        },
     )
     seed: int = field(default=42, metadata={"help": "Random seed (data order, adapter init)."})
     logging_steps: int = field(default=1, metadata={"help": "Report loss every N steps."})

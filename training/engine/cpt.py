@@ -3,7 +3,8 @@
 Documents are cleaned and deduplicated when the snapshot loads (data.py), then tokenized,
 joined with EOS and cut into chunks of `cpt.chunk_length` tokens (capped by the model's context
 length). SFTTrainer takes the pre-tokenized chunks as they are.
-Held-out evaluation: loss and perplexity on the validation documents' chunks.
+Held-out evaluation: loss and perplexity on the validation documents' chunks, and the parent
+version's loss on the same chunks.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from transformers import AutoConfig
 from trl import SFTConfig, SFTTrainer
 
-from training.engine import recipe
+from training.engine import evaluation, recipe
 from training.engine.config import TrainConfig
 from training.engine.data import tokenize_and_chunk
 from training.engine.progress import ProgressFn, StopFn
@@ -72,7 +73,7 @@ def train(
             metrics.update(
                 {"eval_loss": eval_loss, "eval_perplexity": math.exp(min(eval_loss, 50.0))}
             )
+            with evaluation.parent_policy(trainer.model, config) as parent:
+                metrics["eval_parent_loss"] = evaluation.trainer_loss(trainer, parent)
 
-    return recipe.finish(
-        config, snapshot, out, trainer, tokenizer, metrics, [callback]
-    )
+    return recipe.finish(config, snapshot, out, trainer, tokenizer, metrics, [callback])

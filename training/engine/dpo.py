@@ -1,8 +1,11 @@
 """Direct Preference Optimization on preference pairs (TRL DPOTrainer).
 
-With LoRA the reference policy is the same model with its adapter disabled (no second copy);
-with full fine-tuning TRL loads a frozen copy of the base model.
-Held-out evaluation: implicit-reward accuracy and mean margin of chosen over rejected.
+With LoRA the reference policy is the same model with its adapter disabled (no second copy).
+By default the reference log-probs are computed once, before the first step (so full
+fine-tuning keeps no frozen copy either), and batches are bucketed by length; with gradient
+checkpointing off these are what make it faster than DPOTrainer's defaults (`bench train`).
+Held-out evaluation: implicit-reward accuracy and mean margin of chosen over rejected, against
+the reference and against the parent version.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from pathlib import Path
 
 from trl import DPOConfig, DPOTrainer
 
-from training.engine import evaluation, recipe
+from training.engine import bucketing, evaluation, recipe
 from training.engine.config import TrainConfig
 from training.engine.progress import ProgressFn, StopFn
 
@@ -38,8 +41,11 @@ def train(
             beta=config.dpo.beta,
             loss_type=[config.dpo.loss_type],
             label_smoothing=config.dpo.label_smoothing,
+            precompute_ref_log_probs=config.dpo.precompute_ref_log_probs,
+            precompute_ref_batch_size=2 * config.batch_size,  # no gradients: twice the rows
         )
-        trainer = DPOTrainer(
+        trainer_class = bucketing.bucketed(DPOTrainer) if config.bucket_by_length else DPOTrainer
+        trainer = trainer_class(
             model=model,
             args=args,
             train_dataset=snapshot.splits["train"],
@@ -57,10 +63,11 @@ def train(
                     eval_rows,
                     config.dpo.beta,
                     ref_model=None if config.lora else recipe.load_causal_lm(config.base_model),
+                    parent=evaluation.parent_policy(trainer.model, config)
+                    if config.parent_adapter
+                    else None,
                     max_length=config.max_length,
                 )
             )
 
-    return recipe.finish(
-        config, snapshot, out, trainer, tokenizer, metrics, [callback]
-    )
+    return recipe.finish(config, snapshot, out, trainer, tokenizer, metrics, [callback])

@@ -1,5 +1,6 @@
 """Held-out evaluation: preference accuracy and margins, label accuracy, generation overlap
-(ROUGE-L, BLEU), and a reward model's win rate of new over parent completions.
+(ROUGE-L, BLEU), a reward model's win rate of new over parent completions, and the figures of
+the comparison with the parent version that the publish gate reads (training.engine.gate).
 
 The math is small pure functions over tensors (tested on hand-computed values); the rest
 turns rows into those tensors with a model.
@@ -9,9 +10,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from training.engine.config import TrainConfig
+
+PARENT_ADAPTER = "parent"
 
 # --- pure math -----------------------------------------------------------------------------------
 
@@ -62,6 +68,38 @@ def label_accuracy(rewards: torch.Tensor, labels: torch.Tensor) -> float:
     if rewards.numel() == 0:
         return float("nan")
     return ((rewards > 0) == labels.bool()).float().mean().item()
+
+
+def label_agreement(rewards: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of completions whose reward has the sign of their label; zero counts half.
+
+    With rewards relative to the parent, an unchanged model scores exactly 0.5.
+    """
+    if rewards.numel() == 0:
+        return float("nan")
+    sign = torch.where(labels.bool(), rewards, -rewards)
+    return ((sign > 0).float() + 0.5 * (sign == 0).float()).mean().item()
+
+
+def preference_vs_parent(
+    policy_chosen: torch.Tensor,
+    policy_rejected: torch.Tensor,
+    parent_chosen: torch.Tensor,
+    parent_rejected: torch.Tensor,
+) -> dict[str, float]:
+    """How the new policy moved from its parent on held-out pairs, in log-probabilities.
+
+    The implicit reward relative to the parent, r(y) = log pi_new(y|x) - log pi_parent(y|x),
+    is DPO's with the parent as reference and beta = 1. Accuracy: fraction of pairs with
+    r(chosen) > r(rejected), a tie counting half (the parent against itself scores 0.5);
+    margin: mean r(chosen) - r(rejected), the change of the log-odds of chosen over rejected.
+    """
+    chosen = policy_chosen - parent_chosen
+    rejected = policy_rejected - parent_rejected
+    return {
+        "eval_vs_parent_accuracy": win_rate(chosen, rejected),
+        "eval_vs_parent_margin": mean_margin(chosen, rejected),
+    }
 
 
 def rouge_l(predictions: Sequence[str], references: Sequence[str]) -> float:
@@ -187,6 +225,75 @@ def reference_of(model: Any) -> Iterator[Any]:
         yield model
 
 
+def _reference(model: Any, ref_model: Any) -> contextlib.AbstractContextManager[Any]:
+    return contextlib.nullcontext(ref_model) if ref_model is not None else reference_of(model)
+
+
+def _is_peft(model: Any) -> bool:
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
+
+
+@contextlib.contextmanager
+def parent_policy(model: Any, config: TrainConfig) -> Iterator[Any]:
+    """The parent version's policy, to score beside `model` on the same rows.
+
+    The parent is `config.base_model`, plus `config.parent_adapter` when it is an adapter
+    version (new adapters train on the base model, so both share it). A LoRA-trained `model`
+    makes no second copy: its adapter is disabled, or the parent's adapter is loaded beside it
+    and made active; on exit its own adapter is active again and the parent's is deleted, so it
+    is never published with it. A fully fine-tuned `model` gets a freshly loaded parent (the
+    parent's adapter merged into it).
+    """
+    if _is_peft(model):
+        if not config.parent_adapter:
+            with model.disable_adapter():
+                yield model
+            return
+        own = model.active_adapter
+        model.load_adapter(config.parent_adapter, adapter_name=PARENT_ADAPTER)
+        try:
+            model.set_adapter(PARENT_ADAPTER)
+            yield model
+        finally:
+            model.set_adapter(own)
+            model.delete_adapter(PARENT_ADAPTER)
+        return
+    from training.engine.recipe import load_causal_lm
+
+    parent = load_causal_lm(config.base_model)
+    if config.parent_adapter:
+        from peft import PeftModel
+
+        parent = PeftModel.from_pretrained(parent, config.parent_adapter).merge_and_unload()
+    parent.eval()
+    yield parent
+
+
+def trainer_loss(trainer: Any, model: Any, *, prefix: str = "eval_parent") -> float:
+    """The trainer's held-out loss of `model`: the same rows, collation and loss masking as its
+    `eval_loss`, logged under `prefix` (eval_parent_loss).
+
+    `model` is the trainer's own (a LoRA parent is its adapter switched), or a plain model of
+    the same architecture whose weights are lent to the trainer's model for the evaluation:
+    trainers patch their model's forward (TRL's fused LM head), so swapping modules would not do.
+    """
+
+    def evaluate() -> float:
+        return float(trainer.evaluate(metric_key_prefix=prefix)[f"{prefix}_loss"])
+
+    own = trainer.model
+    if model is own:
+        return evaluate()
+    trained = {k: v.detach().to("cpu", copy=True) for k, v in own.state_dict().items()}
+    own.load_state_dict(model.state_dict())
+    try:
+        return evaluate()
+    finally:
+        own.load_state_dict(trained)
+
+
 @contextlib.contextmanager
 def _eval_mode(model: Any) -> Iterator[None]:
     was_training = model.training
@@ -197,6 +304,17 @@ def _eval_mode(model: Any) -> Iterator[None]:
         model.train(was_training)
 
 
+def pair_logps(
+    model: Any, tokenizer: Any, dataset: Any, *, max_length: int = 1024
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """log p(chosen | prompt) and log p(rejected | prompt) of each held-out pair."""
+    prompts = list(dataset["prompt"])
+    return tuple(
+        completion_logps(model, tokenizer, prompts, list(dataset[c]), max_length=max_length)
+        for c in ("chosen", "rejected")
+    )
+
+
 def policy_preference_metrics(
     model: Any,
     tokenizer: Any,
@@ -204,22 +322,23 @@ def policy_preference_metrics(
     beta: float,
     *,
     ref_model: Any = None,
+    parent: contextlib.AbstractContextManager[Any] | None = None,
     max_length: int = 1024,
 ) -> dict[str, float]:
-    """Implicit-reward accuracy and mean margin of chosen over rejected on held-out pairs.
+    """Implicit-reward accuracy and mean margin of chosen over rejected on held-out pairs,
+    and the same relative to the parent version (`preference_vs_parent`).
 
-    The reference is `ref_model` when given, else `model` with its adapter disabled.
+    The reference is `ref_model` when given, else `model` with its adapter disabled. `parent`
+    yields the parent's policy (`parent_policy`); None: the parent is the reference itself.
     """
-    prompts, chosen, rejected = (list(dataset[c]) for c in ("prompt", "chosen", "rejected"))
     with _eval_mode(model):
-        pol_c = completion_logps(model, tokenizer, prompts, chosen, max_length=max_length)
-        pol_r = completion_logps(model, tokenizer, prompts, rejected, max_length=max_length)
-        ref_ctx = (
-            contextlib.nullcontext(ref_model) if ref_model is not None else reference_of(model)
-        )
-        with ref_ctx as ref:
-            ref_c = completion_logps(ref, tokenizer, prompts, chosen, max_length=max_length)
-            ref_r = completion_logps(ref, tokenizer, prompts, rejected, max_length=max_length)
+        pol_c, pol_r = pair_logps(model, tokenizer, dataset, max_length=max_length)
+        with _reference(model, ref_model) as ref:
+            ref_c, ref_r = pair_logps(ref, tokenizer, dataset, max_length=max_length)
+        par_c, par_r = ref_c, ref_r
+        if parent is not None:
+            with parent as parent_model:
+                par_c, par_r = pair_logps(parent_model, tokenizer, dataset, max_length=max_length)
     reward_c = implicit_rewards(pol_c, ref_c, beta)
     reward_r = implicit_rewards(pol_r, ref_r, beta)
     return {
@@ -227,25 +346,58 @@ def policy_preference_metrics(
         "eval_margin": mean_margin(reward_c, reward_r),
         "eval_chosen_reward": reward_c.mean().item(),
         "eval_rejected_reward": reward_r.mean().item(),
-        "eval_pairs": float(len(prompts)),
+        "eval_pairs": float(len(reward_c)),
+        **preference_vs_parent(pol_c, pol_r, par_c, par_r),
     }
 
 
-def policy_label_metrics(
-    model: Any, tokenizer: Any, dataset: Any, beta: float, *, max_length: int = 1024
+def preference_vs_parent_metrics(
+    model: Any,
+    tokenizer: Any,
+    dataset: Any,
+    parent: contextlib.AbstractContextManager[Any],
+    *,
+    max_length: int = 1024,
 ) -> dict[str, float]:
-    """KTO held-out rows: does the implicit reward's sign match the desirable label?"""
+    """`preference_vs_parent` on held-out pairs, for a policy trained without a reference
+    of its own (RLHF)."""
+    with _eval_mode(model):
+        pol_c, pol_r = pair_logps(model, tokenizer, dataset, max_length=max_length)
+        with parent as parent_model:
+            par_c, par_r = pair_logps(parent_model, tokenizer, dataset, max_length=max_length)
+    return {**preference_vs_parent(pol_c, pol_r, par_c, par_r), "eval_pairs": float(len(pol_c))}
+
+
+def policy_label_metrics(
+    model: Any,
+    tokenizer: Any,
+    dataset: Any,
+    beta: float,
+    *,
+    ref_model: Any = None,
+    parent: contextlib.AbstractContextManager[Any] | None = None,
+    max_length: int = 1024,
+) -> dict[str, float]:
+    """KTO held-out rows: does the implicit reward's sign match the desirable label? Also
+    relative to the parent (`label_agreement`); `ref_model` and `parent` as for pairs."""
     prompts, completions = list(dataset["prompt"]), list(dataset["completion"])
     labels = torch.tensor([bool(x) for x in dataset["label"]])
     with _eval_mode(model):
         policy = completion_logps(model, tokenizer, prompts, completions, max_length=max_length)
-        with reference_of(model) as ref:
+        with _reference(model, ref_model) as ref:
             reference = completion_logps(
                 ref, tokenizer, prompts, completions, max_length=max_length
             )
+        parent_logps = reference
+        if parent is not None:
+            with parent as parent_model:
+                parent_logps = completion_logps(
+                    parent_model, tokenizer, prompts, completions, max_length=max_length
+                )
     rewards = implicit_rewards(policy, reference, beta)
     metrics = {
         "eval_label_accuracy": label_accuracy(rewards, labels),
+        "eval_vs_parent_label_accuracy": label_agreement(policy - parent_logps, labels),
         "eval_rows": float(len(labels)),
     }
     if labels.any() and (~labels).any():

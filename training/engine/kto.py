@@ -2,7 +2,8 @@
 
 Each row is one completion labelled desirable or not; no pairs are needed. TRL estimates the
 KL term from the other completions in the batch, hence batch_size >= 2 (checked in validate).
-Held-out evaluation: how often the implicit reward's sign matches the label.
+Held-out evaluation: how often the implicit reward's sign matches the label, against the base
+model and against the parent version.
 """
 
 from __future__ import annotations
@@ -50,17 +51,19 @@ def train(
         )
         recipe.run(trainer, callback)
         metrics = recipe.final_metrics(callback)
-        if eval_rows is not None and config.lora:
+        if eval_rows is not None:
             metrics.update(
                 evaluation.policy_label_metrics(
                     trainer.model,
                     tokenizer,
                     eval_rows,
                     config.kto.beta,
+                    ref_model=None if config.lora else recipe.load_causal_lm(config.base_model),
+                    parent=evaluation.parent_policy(trainer.model, config)
+                    if config.parent_adapter
+                    else None,
                     max_length=config.max_length,
                 )
             )
 
-    return recipe.finish(
-        config, snapshot, out, trainer, tokenizer, metrics, [callback]
-    )
+    return recipe.finish(config, snapshot, out, trainer, tokenizer, metrics, [callback])

@@ -2,7 +2,8 @@
 answer plus an odds-ratio penalty on the rejected one, no reference model during training.
 
 Held-out evaluation: implicit-reward accuracy and margin against the base model (adapter
-disabled), i.e. how much more the tuned model favours chosen over rejected than the base did.
+disabled), i.e. how much more the tuned model favours chosen over rejected than the base did,
+and the same against the parent version.
 """
 
 from __future__ import annotations
@@ -56,10 +57,11 @@ def train(
                     eval_rows,
                     config.orpo.beta,
                     ref_model=None if config.lora else recipe.load_causal_lm(config.base_model),
+                    parent=evaluation.parent_policy(trainer.model, config)
+                    if config.parent_adapter
+                    else None,
                     max_length=config.max_length,
                 )
             )
 
-    return recipe.finish(
-        config, snapshot, out, trainer, tokenizer, metrics, [callback]
-    )
+    return recipe.finish(config, snapshot, out, trainer, tokenizer, metrics, [callback])

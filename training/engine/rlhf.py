@@ -5,7 +5,8 @@ model with its adapter disabled). TRL 1.16 has no PPOTrainer; RLOO is its succes
 
 Published: the policy adapter, plus the trained reward adapter under `reward_model/`.
 Held-out evaluation: the reward model's win rate of the new policy's greedy answers over the
-parent's (adapter disabled) on the held-out prompts.
+parent version's on the held-out prompts, and on held-out preference pairs the implicit reward
+relative to the parent (as for DPO).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def train(
         )
         recipe.run(trainer, policy_cb)
         metrics.update(recipe.final_metrics(policy_cb))
-        if eval_rows is not None and config.lora:
+        if eval_rows is not None:
             metrics.update(
                 win_rate_vs_parent(
                     trainer.model,
@@ -73,6 +74,16 @@ def train(
                     config,
                 )
             )
+            if "chosen" in eval_rows.column_names:  # human preference pairs: the gate's figure
+                metrics.update(
+                    evaluation.preference_vs_parent_metrics(
+                        trainer.model,
+                        trainer.processing_class,
+                        eval_rows,
+                        evaluation.parent_policy(trainer.model, config),
+                        max_length=config.max_length,
+                    )
+                )
 
         meta = build_meta(
             config=config,
@@ -190,7 +201,7 @@ def win_rate_vs_parent(
     new = evaluation.greedy_completions(
         model, tokenizer, prompts, max_new_tokens=config.eval_max_new_tokens
     )
-    with evaluation.reference_of(model) as parent_model:
+    with evaluation.parent_policy(model, config) as parent_model:
         parent = evaluation.greedy_completions(
             parent_model, tokenizer, prompts, max_new_tokens=config.eval_max_new_tokens
         )

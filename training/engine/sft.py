@@ -1,6 +1,7 @@
 """Supervised fine-tuning on demonstrations (TRL SFTTrainer), LoRA by default.
 
-Held-out evaluation: validation loss, and ROUGE-L / BLEU of greedy answers vs the references.
+Held-out evaluation: validation loss (and the parent version's on the same rows), and
+ROUGE-L / BLEU of greedy answers vs the references.
 """
 
 from __future__ import annotations
@@ -49,13 +50,13 @@ def train(
         if eval_rows is not None:
             metrics.update(evaluate(trainer, tokenizer, eval_rows, config))
 
-    return recipe.finish(
-        config, snapshot, out, trainer, tokenizer, metrics, [callback]
-    )
+    return recipe.finish(config, snapshot, out, trainer, tokenizer, metrics, [callback])
 
 
 def evaluate(trainer: SFTTrainer, tokenizer, eval_rows, config: TrainConfig) -> dict[str, float]:
     metrics = {"eval_loss": float(trainer.evaluate()["eval_loss"])}
+    with evaluation.parent_policy(trainer.model, config) as parent:
+        metrics["eval_parent_loss"] = evaluation.trainer_loss(trainer, parent)
     metrics.update(
         evaluation.generation_metrics(
             trainer.model, tokenizer, eval_rows, max_new_tokens=config.eval_max_new_tokens

@@ -3,8 +3,8 @@
 The engine (training/engine) knows nothing of Django; this module turns a TrainingRun row into
 an engine config with absolute paths, stores the engine's progress events on the row (at most
 every HEARTBEAT_EVERY_S, which is also the heartbeat), and turns the published adapter into a
-candidate ModelVersion. The live version is never touched here: publishing is
-training.services.versions.
+candidate ModelVersion. Then the run's publish policy (training.services.gate) decides whether
+it goes live.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from django.utils import timezone
 from labeling.models import Project
 from training.engine.config import ConfigError, TrainConfig, load_config, validate
 from training.models import ModelVersion, TrainingRun
+from training.services.gate import training_run_gate_apply
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +53,31 @@ def training_config_build(
 ) -> TrainConfig:
     """The engine config: the method's preset, the overrides, and absolute paths.
 
-    Adapters stack on the base model only, so an adapter version contributes its base model.
+    Adapters stack on the base model only, so an adapter version contributes its base model;
+    its adapter is the parent that the held-out evaluation compares the new model with.
     """
     config = load_config(None, method, overrides or {})
     config.base_model = str(Path(base_version.base_model_path).resolve())
     config.output_dir = output_dir
+    if base_version.is_adapter:
+        config.parent_adapter = str(Path(base_version.adapter_path).resolve())
+        _check_parent_adapter(config, base_version.served_name)
     return config
+
+
+def _check_parent_adapter(config: TrainConfig, name: str) -> None:
+    """The held-out comparison loads the parent's adapter after training: check it first."""
+    from training.engine.publish import read_meta
+
+    if not config.eval:
+        return
+    if not (Path(config.parent_adapter) / "adapter_config.json").is_file():
+        raise ConfigError(
+            f"the adapter of {name} is missing at {config.parent_adapter}: the held-out "
+            "comparison with it needs it (restore it, or set eval to false)"
+        )
+    if read_meta(config.parent_adapter).get("task") == "reward_model":
+        raise ConfigError(f"{name} is a reward model, not a policy: start from another version")
 
 
 def training_run_create(
@@ -68,16 +88,21 @@ def training_run_create(
     snapshot_dir: str | Path | None = None,
     base_version: ModelVersion | None = None,
     overrides: dict | None = None,
+    publish: str = TrainingRun.Publish.MANUAL,
     created_by=None,
     enqueue: bool = True,
 ) -> TrainingRun:
     """Check the settings and the snapshot, store a queued run, and hand it to the worker.
 
     `export` is a DatasetExport (its snapshot directory is used); `snapshot_dir` names a
-    snapshot directory directly. Raises ValidationError saying what to change.
+    snapshot directory directly. `publish` is what happens to the new version when the run
+    succeeds (TrainingRun.Publish; the admin form, API and command default to if_better).
+    Raises ValidationError saying what to change.
     """
     if method not in TrainingRun.Method.values:
         raise ValidationError({"method": f"Unknown method {method!r}."})
+    if publish not in TrainingRun.Publish.values:
+        raise ValidationError({"publish": f"Unknown publish policy {publish!r}."})
     directory = _snapshot_dir_of(export, snapshot_dir)
     if not (directory / "manifest.json").is_file():
         raise ValidationError({"snapshot_dir": f"{directory} holds no manifest.json."})
@@ -100,6 +125,7 @@ def training_run_create(
         config=overrides,
         snapshot_dir=str(directory),
         base_version=base_version,
+        publish=publish,
         created_by=created_by,
     )
     if export is not None:
@@ -197,8 +223,9 @@ def training_run_execute(*, run: TrainingRun, echo=None) -> TrainingRun:
     """Train in this process (the worker): queued → running → succeeded/failed/cancelled.
 
     On success the adapter is published under MODELS_DIR/adapters/<slug>/v<k> and becomes a
-    candidate ModelVersion; on any failure nothing is left on disk and the live version is
-    untouched. `echo(line)` also receives each progress line (the `train --wait` command).
+    candidate ModelVersion, which the run's publish policy may then make live; on any failure
+    nothing is left on disk and the live version is untouched. `echo(line)` also receives each
+    progress line (the `train --wait` command).
     """
     from training.engine import train
     from training.engine.progress import Cancelled
@@ -221,7 +248,7 @@ def training_run_execute(*, run: TrainingRun, echo=None) -> TrainingRun:
         reporter.note(f"training {run.method} on {run.snapshot_dir} from {config.base_model}")
         reporter.flush(force=True)
         result = train(config, run.snapshot_dir, reporter, should_stop=reporter.should_stop)
-        return _run_succeed(run, reporter, staging, result)
+        run = _run_succeed(run, reporter, staging, result)
     except Cancelled:
         shutil.rmtree(staging, ignore_errors=True)
         reporter.note("cancelled: stopped at a step boundary; nothing was published")
@@ -232,6 +259,7 @@ def training_run_execute(*, run: TrainingRun, echo=None) -> TrainingRun:
         reporter.log_lines.extend(traceback.format_exc().splitlines()[-30:])
         error = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
         return _run_finish(run, reporter, TrainingRun.Status.FAILED, error=error)
+    return training_run_gate_apply(run=run, reporter=reporter)
 
 
 def _run_start(run: TrainingRun) -> bool:

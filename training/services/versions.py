@@ -70,14 +70,17 @@ def _load_everywhere(version: ModelVersion) -> None:
 
 
 def adapters_unload_old(*, project: Project, keep: int = RECENT_ADAPTERS_PER_PROJECT) -> list[str]:
-    """Unload adapters beyond the live one and the `keep` newest; their files stay on disk.
+    """Unload adapters beyond the live one, the one it is compared with and the `keep`
+    newest; their files stay on disk.
 
     Best effort: an unload that fails is logged, not raised (the switch already happened).
     """
+    from labeling.selectors.head_to_head import comparison_in_use
+
     adapters = list(project.model_versions.exclude(adapter_path="").order_by("-number"))
-    kept = {v.pk for v in adapters[:keep]} | {
-        v.pk for v in adapters if v.status == ModelVersion.Status.LIVE
-    }
+    live = project.model_versions.filter(status=ModelVersion.Status.LIVE).first()
+    comparison = comparison_in_use(project, live=live) if live is not None else None
+    kept = {v.pk for v in adapters[:keep]} | {v.pk for v in (live, comparison) if v is not None}
     old = [v for v in adapters if v.pk not in kept]
     if not old:
         return []

@@ -16,6 +16,7 @@ class ProjectOut(serializers.ModelSerializer):
             "temperature",
             "top_p",
             "max_tokens",
+            "compare_share",
             "text_template",
             "created_at",
         ]
@@ -40,6 +41,7 @@ class ProjectUpdateIn(serializers.ModelSerializer):
             "temperature",
             "top_p",
             "max_tokens",
+            "compare_share",
             "text_template",
         ]
 

@@ -10,6 +10,12 @@ class TrainingRunIn(serializers.Serializer):
         required=False, min_value=0, help_text="Version number; the live version if left out."
     )
     overrides = serializers.DictField(required=False, default=dict)
+    publish = serializers.ChoiceField(
+        choices=TrainingRun.Publish.choices,
+        default=TrainingRun.Publish.IF_BETTER,
+        help_text="When it succeeds: keep a candidate, publish, or publish only if better than "
+        "the parent version on the held-out rows.",
+    )
 
 
 class TrainingRunOut(serializers.ModelSerializer):
@@ -29,7 +35,9 @@ class TrainingRunOut(serializers.ModelSerializer):
             "config",
             "export",
             "base_version",
+            "publish",
             "result_version",
+            "gate",
             "step",
             "total_steps",
             "loss",

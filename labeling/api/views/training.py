@@ -47,6 +47,7 @@ class TrainingRunListApi(ListAPIView):
             export=export,
             base_version=base_version,
             overrides=fields["overrides"],
+            publish=fields["publish"],
             created_by=request.user,
         )
         return Response(TrainingRunOut(run).data, status=status.HTTP_201_CREATED)

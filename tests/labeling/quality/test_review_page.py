@@ -90,3 +90,31 @@ def test_reviewers_never_review_their_own_work(client, setup):
     Demonstration.objects.filter(pk=demonstration.pk).update(author=reviewer)
     client.force_login(reviewer)
     assert "Nothing waits for review" in client.get(f"/p/{project.slug}/review/").content.decode()
+
+
+def test_the_review_and_my_work_pages_speak_korean(client, setup):
+    project, author, reviewer, demonstration = setup
+    client.force_login(reviewer)
+    url = f"/p/{project.slug}/review/"
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "검토를 기다리는 모범 답변 1개" in page
+    assert "지시문" in page and "반려할 때 필수" in page
+    assert ">승인</button>" in page and ">반려</button>" in page and "수정 저장" in page
+    assert "Accept" not in page and "waits for review" not in page
+    refused = client.post(
+        url, {"demonstration": demonstration.pk, "decision": "reject"}, HTTP_ACCEPT_LANGUAGE="ko"
+    )
+    assert "반려 이유를 적어 주세요. 작성자에게 보입니다." in refused.content.decode()
+    saved = client.post(
+        url,
+        {"demonstration": demonstration.pk, "decision": "reject", "reason": "출처를 밝혀 주세요"},
+        HTTP_ACCEPT_LANGUAGE="ko",
+        follow=True,
+    ).content.decode()
+    assert "검토를 저장했습니다." in saved and "검토를 기다리는 모범 답변이 없습니다." in saved
+    client.force_login(author)
+    my_work = client.get(f"/p/{project.slug}/my-work/", HTTP_ACCEPT_LANGUAGE="ko")
+    html = my_work.content.decode()
+    assert "내 작업" in html and "작업으로 돌아가기" in html and "골드 항목" in html
+    assert "반려됨" in html and "출처를 밝혀 주세요" in html
+    assert "Rejected" not in html and "Gold items" not in html

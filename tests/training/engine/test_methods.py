@@ -80,6 +80,7 @@ def test_sft_loss_falls_and_adapter_is_published(tmp_path, tiny_model_dir):
     assert steps[-1] < steps[0]
     assert {"eval_loss", "eval_rougeL", "eval_bleu"} <= set(result.metrics)
     assert 0.0 <= result.metrics["eval_rougeL"] <= 1.0
+    assert result.metrics["eval_loss"] < result.metrics["eval_parent_loss"]  # the parent: base
     assert events[0].kind == "start"
     assert [e.step for e in events if e.kind == "log"] == [1, 2, 3, 4, 5, 6]
     assert events[-1].total_steps == 6
@@ -97,6 +98,8 @@ def test_dpo_loss_drops_below_ln2_and_reward_accuracy_rises(tmp_path, tiny_model
     assert last(result, "rewards/margins")[-1] > 0
     assert result.metrics["eval_preference_accuracy"] > 0.5
     assert result.metrics["eval_margin"] > 0
+    assert result.metrics["eval_vs_parent_accuracy"] > 0.5  # the parent: the base model
+    assert result.metrics["eval_vs_parent_margin"] > 0
     meta = assert_published(out, "dpo")
     assert meta["config"]["dpo"]["loss_type"] == "sigmoid"
 
@@ -108,6 +111,7 @@ def test_kto_loss_falls(tmp_path, tiny_model_dir):
     assert last(result, "rewards/margins")[-1] > 0
     assert "kl" in result.metrics
     assert result.metrics["eval_label_accuracy"] >= 0.5
+    assert result.metrics["eval_vs_parent_label_accuracy"] > 0.5
     assert_published(out, "kto")
 
 
@@ -117,6 +121,7 @@ def test_orpo_loss_falls_and_prefers_chosen(tmp_path, tiny_model_dir):
     assert steps[-1] < steps[0]
     assert last(result, "rewards/margins")[-1] > last(result, "rewards/margins")[0]
     assert result.metrics["eval_preference_accuracy"] > 0.5
+    assert result.metrics["eval_vs_parent_accuracy"] > 0.5
     assert_published(out, "orpo")
 
 
@@ -137,6 +142,7 @@ def test_cpt_loss_falls_on_chunked_documents(tmp_path, tiny_model_dir):
     assert result.metrics["chunk_length"] == 64
     assert result.metrics["duplicates_removed"] == 1 and result.metrics["empty_removed"] == 1
     assert "eval_perplexity" in result.metrics
+    assert result.metrics["eval_loss"] < result.metrics["eval_parent_loss"]
     assert_published(out, "cpt")
 
 
@@ -156,6 +162,7 @@ def test_rlhf_trains_a_reward_model_then_the_policy(tmp_path, tiny_model_dir):
     assert result.steps == 2
     assert "reward/eval_preference_accuracy" in result.metrics
     assert 0.0 <= result.metrics["eval_win_rate"] <= 1.0
+    assert 0.0 <= result.metrics["eval_vs_parent_accuracy"] <= 1.0  # on the held-out pairs
     assert_published(out, "rlhf")
     assert (out / "reward_model" / "adapter_model.safetensors").is_file()
     assert json.loads((out / "reward_model" / "meta.json").read_text())["task"] == "reward_model"

@@ -1,5 +1,5 @@
 """python manage.py train --project SLUG --method M [--export ID | --data DIR] [--config FILE]
-[--base-version N] [--wait]"""
+[--base-version N] [--publish manual|always|if_better] [--wait]"""
 
 import json
 from pathlib import Path
@@ -22,6 +22,13 @@ class Command(BaseCommand):
         parser.add_argument("--data", help="snapshot directory (instead of --export)")
         parser.add_argument("--config", help="JSON file of preset overrides")
         parser.add_argument("--base-version", type=int, help="version number (default: live)")
+        parser.add_argument(
+            "--publish",
+            choices=TrainingRun.Publish.values,
+            default=TrainingRun.Publish.IF_BETTER,
+            help="when it succeeds: keep a candidate (manual), make it live (always), or make "
+            "it live only if it beats its parent on the held-out rows (if_better, the default)",
+        )
         parser.add_argument("--wait", action="store_true", help="train in this process")
 
     def handle(self, *args, **options):
@@ -41,6 +48,7 @@ class Command(BaseCommand):
                 snapshot_dir=options["data"],
                 base_version=base,
                 overrides=self._overrides(options["config"]),
+                publish=options["publish"],
                 enqueue=not options["wait"],
             )
         except ValidationError as exc:
@@ -51,7 +59,7 @@ class Command(BaseCommand):
         run = training_run_execute(run=run, echo=self.stdout.write)
         if run.status != TrainingRun.Status.SUCCEEDED:
             raise CommandError(f"Run {run.pk} {run.status}: {run.error}")
-        self.stdout.write(f"Run {run.pk} succeeded: {run.result_version} (candidate).")
+        self.stdout.write(f"Run {run.pk} succeeded: {run.gate.get('outcome', run.result_version)}")
 
     def _export(self, project, export_id):
         if export_id is None:

@@ -1,0 +1,128 @@
+"""The publish gate's verdict: is a new version better than its parent on the held-out rows?
+
+Pure: it reads the metrics a method's train() returns (evaluation.py computes the figures),
+so the web app can decide without loading torch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a new version beat its parent on the held-out rows, and the figures behind it.
+
+    `better` is None when the gate cannot decide (no held-out comparison) or does not apply
+    (reward models). For the relative figures, `parent` is what the parent scores against
+    itself: 0.5 for an accuracy, 0 for a margin.
+    """
+
+    better: bool | None
+    metric: str
+    new: float | None
+    parent: float | None
+    reason: str
+    applicable: bool = True
+
+    @property
+    def label(self) -> str:
+        if not self.applicable:
+            return "not applicable"
+        return {True: "better", False: "not better", None: "undecided"}[self.better]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "verdict": self.label}
+
+
+NO_COMPARISON = "no held-out rows to compare on (held-out evaluation off or its split empty)"
+
+
+def better_than_parent(method: str, metrics: Mapping[str, Any]) -> Verdict:
+    """The publish gate's verdict from a run's metrics (the keys the methods' train() return).
+
+    - sft, cpt: held-out mean token loss (NLL) of new and parent on the same rows; lower wins.
+    - dpo, orpo, and rlhf on preference pairs: implicit reward relative to the parent
+      (evaluation.preference_vs_parent); better when accuracy > 0.5 and margin > 0, i.e. the
+      new model moved towards the chosen answers on most pairs and on average.
+    - kto: the sign of the reward relative to the parent agrees with the label on more than
+      half the held-out completions (evaluation.label_agreement).
+    - rlhf on prompts only: the reward model prefers the new model's greedy answers to the
+      parent's more than half the time (it is also what the policy was optimised for).
+    - reward: a reward model is not a served policy; not applicable, never better.
+    """
+    if method == "reward":
+        return Verdict(
+            None, "", None, None, "a reward model is not a served policy", applicable=False
+        )
+    if method in ("sft", "cpt"):
+        return _lower_loss(metrics)
+    if method == "kto":
+        return _above_half(
+            metrics,
+            "eval_vs_parent_label_accuracy",
+            "the new model's reward relative to the parent has the sign of the label on "
+            "{new:.0%} of {rows} held-out completions",
+            rows=metrics.get("eval_rows"),
+        )
+    if _number(metrics.get("eval_vs_parent_accuracy")) is not None:
+        margin = _number(metrics.get("eval_vs_parent_margin"))
+        return _above_half(
+            metrics,
+            "eval_vs_parent_accuracy",
+            "relative to the parent, the new model moved towards the chosen answer on {new:.0%} "
+            "of {rows} held-out pairs (mean log-odds change {margin:+.3g})",
+            rows=metrics.get("eval_pairs"),
+            margin=margin,
+        )
+    if method == "rlhf":
+        return _above_half(
+            metrics,
+            "eval_win_rate",
+            "the reward model prefers the new model's greedy answer to the parent's on "
+            "{new:.0%} of the held-out prompts",
+        )
+    return Verdict(None, "", None, None, NO_COMPARISON)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        return None
+    return float(value)
+
+
+def _lower_loss(metrics: Mapping[str, Any]) -> Verdict:
+    new, parent = _number(metrics.get("eval_loss")), _number(metrics.get("eval_parent_loss"))
+    if new is None or parent is None:
+        return Verdict(None, "eval_loss", new, parent, NO_COMPARISON)
+    better = new < parent
+    return Verdict(
+        better,
+        "eval_loss",
+        new,
+        parent,
+        f"held-out loss {new:.4g} vs the parent's {parent:.4g} on the same rows "
+        f"({'lower' if better else 'not lower'}; lower is better)",
+    )
+
+
+def _above_half(
+    metrics: Mapping[str, Any],
+    metric: str,
+    sentence: str,
+    *,
+    rows: Any = None,
+    margin: float | None = None,
+) -> Verdict:
+    """Better when `metric` > 0.5 (and `margin` > 0 when given)."""
+    new = _number(metrics.get(metric))
+    if new is None:
+        return Verdict(None, metric, None, 0.5, NO_COMPARISON)
+    better = new > 0.5 and (margin is None or margin > 0)
+    rows = int(rows) if _number(rows) is not None else rows
+    need = "more than 50%" + (" and a positive change" if margin is not None else "")
+    reason = sentence.format(new=new, rows=rows, margin=margin if margin is not None else 0.0)
+    return Verdict(better, metric, new, 0.5, f"{reason}; better needs {need}")
