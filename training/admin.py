@@ -6,7 +6,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from labeling.admin import ProjectAdmin
+from labeling.admin import DatasetExportAdmin, ProjectAdmin
 from labeling.admin_scoping import ProjectScopedAdmin
 from training.models import ModelServer, ModelVersion, TrainingRun
 from training.selectors.runs import run_progress
@@ -129,6 +129,17 @@ def _dataset_export_model():
         return None
 
 
+# The method that fits each export format, preselected when training starts from an export.
+METHOD_FOR_FORMAT = {
+    "preference": "dpo",
+    "kto": "kto",
+    "alpaca": "sft",
+    "dolly": "sft",
+    "messages": "sft",
+    "text": "cpt",
+}
+
+
 @admin.action(description="Start training run…")
 def start_training_run(modeladmin, request, queryset):
     """Intermediate form → training_run_create (one project at a time)."""
@@ -136,7 +147,35 @@ def start_training_run(modeladmin, request, queryset):
         modeladmin.message_user(request, "Choose exactly one project.", messages.WARNING)
         return None
     project = queryset.get()
-    form = TrainingRunStartForm(request.POST if "apply" in request.POST else None, project=project)
+    return _start_form(modeladmin, request, project, action="start_training_run", selected=project)
+
+
+@admin.action(description="Train on this export…")
+def train_on_export(modeladmin, request, queryset):
+    """The same form, with the export and the method that fits its format chosen."""
+    if queryset.count() != 1:
+        modeladmin.message_user(request, "Choose exactly one export.", messages.WARNING)
+        return None
+    export = queryset.select_related("project").get()
+    if export.status != "done":
+        modeladmin.message_user(
+            request, f"Export #{export.pk} is {export.status}, not done.", messages.WARNING
+        )
+        return None
+    initial = {"export": export, "method": METHOD_FOR_FORMAT.get(export.format, "sft")}
+    return _start_form(
+        modeladmin,
+        request,
+        export.project,
+        action="train_on_export",
+        selected=export,
+        initial=initial,
+    )
+
+
+def _start_form(modeladmin, request, project, *, action, selected, initial=None):
+    bound = request.POST if "apply" in request.POST else None
+    form = TrainingRunStartForm(bound, project=project, initial=initial)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -156,6 +195,7 @@ def start_training_run(modeladmin, request, queryset):
         else:
             modeladmin.message_user(request, f"Queued {run}.", messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:training_trainingrun_change", args=[run.pk]))
+    opts = modeladmin.model._meta
     return TemplateResponse(
         request,
         "admin/training/start_training_run.html",
@@ -164,11 +204,15 @@ def start_training_run(modeladmin, request, queryset):
             "project": project,
             "form": form,
             "title": "Start training run",
+            "action": action,
+            "selected": selected.pk,
+            "back_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
         },
     )
 
 
 ProjectAdmin.actions = [*(ProjectAdmin.actions or []), start_training_run]
+DatasetExportAdmin.actions = [*(DatasetExportAdmin.actions or []), train_on_export]
 
 
 @admin.register(TrainingRun)

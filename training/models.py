@@ -27,6 +27,15 @@ class ModelVersion(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
     metrics = models.JSONField(default=dict, blank=True)
+    replaced = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The version that was live when this one last went live: what annotators "
+        "compare it with.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

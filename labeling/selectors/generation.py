@@ -45,7 +45,10 @@ def live_version(project: Project) -> ModelVersion | None:
 
 
 def comparison_version(project: Project, *, live: ModelVersion) -> ModelVersion | None:
-    """The version the live one replaced: the latest retired one, else the live one's parent."""
+    """The version the live one replaced when it went live (recorded since publishing kept
+    track); for older rows the latest retired one, else the live one's parent."""
+    if live.replaced_id is not None:
+        return live.replaced
     retired = (
         ModelVersion.objects.filter(project=project, status=ModelVersion.Status.RETIRED)
         .exclude(pk=live.pk)

@@ -194,6 +194,30 @@ def test_rollback_to_the_base_needs_no_server(project, tmp_path, settings):
     assert version.status == ModelVersion.Status.RETIRED
 
 
+def test_each_live_version_is_compared_with_the_one_it_replaced(project):
+    from labeling.selectors.generation import comparison_version
+
+    base = live(project)
+    v1, v2, v3 = (
+        ModelVersion.objects.create(  # full-weight versions: no adapter, no server involved
+            project=project,
+            number=k,
+            parent=base,
+            base_model_path="/models/base",
+            served_name=f"tiny-v{k}",
+        )
+        for k in (1, 2, 3)
+    )
+    model_version_publish(version=v1)
+    model_version_publish(version=v2)
+    assert comparison_version(project, live=live(project)) == v1
+    model_version_rollback(version=v1)
+    assert comparison_version(project, live=live(project)) == v2  # back to v1: against v2
+    model_version_publish(version=v3)
+    # v3 replaced v1, not v2 (the newest retired version) nor its parent, the base.
+    assert live(project) == v3 and comparison_version(project, live=v3) == v1
+
+
 @pytest.fixture
 def admin_client(client):
     client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
@@ -283,6 +307,46 @@ def test_start_training_run_from_the_project_admin(project, snapshot, admin_clie
     assert started["Location"] == reverse("admin:training_trainingrun_change", args=[run.pk])
     assert (run.status, run.method, run.config["max_steps"]) == ("queued", "dpo", 3)
     assert run.base_version == live(project)
+
+
+def test_train_on_an_export_from_the_export_admin(project, snapshot, admin_client):
+    from labeling.models import DatasetExport
+
+    export = DatasetExport.objects.create(
+        project=project, format="kto", status="done", path=str(snapshot)
+    )
+    pending = DatasetExport.objects.create(project=project, format="preference")
+    changelist = reverse("admin:labeling_datasetexport_changelist")
+    refused = admin_client.post(
+        changelist,
+        {"action": "train_on_export", "_selected_action": [pending.pk]},
+        follow=True,
+    )
+    assert "is pending, not done" in refused.content.decode()
+
+    chosen = {"action": "train_on_export", "_selected_action": [export.pk]}
+    form = admin_client.post(changelist, chosen)
+    html = form.content.decode()
+    assert form.status_code == 200 and "Start training run" in html
+    assert form.context["form"]["method"].value() == "kto"  # the method that fits the format
+    assert form.context["form"]["export"].value() == export.pk
+
+    started = admin_client.post(
+        changelist,
+        {
+            **chosen,
+            "apply": "1",
+            "method": "dpo",
+            "export": export.pk,
+            "overrides": json.dumps(FAST),
+            "publish": "manual",
+        },
+    )
+    run = TrainingRun.objects.get()
+    assert started.status_code == 302
+    assert started["Location"] == reverse("admin:training_trainingrun_change", args=[run.pk])
+    assert (run.export, run.method, run.publish) == (export, "dpo", "manual")
+    assert run.snapshot_dir == str(snapshot.resolve())
 
 
 def test_publish_action_reports_the_failing_server(project, tmp_path, settings, admin_client):

@@ -48,10 +48,14 @@ def _make_live(version: ModelVersion) -> ModelVersion:
         _load_everywhere(version)
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=version.project_id).first()
-        version.project.model_versions.filter(status=ModelVersion.Status.LIVE).exclude(
+        live = version.project.model_versions.filter(status=ModelVersion.Status.LIVE).exclude(
             pk=version.pk
-        ).update(status=ModelVersion.Status.RETIRED)
-        ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.LIVE)
+        )
+        replaced = live.first()
+        live.update(status=ModelVersion.Status.RETIRED)
+        ModelVersion.objects.filter(pk=version.pk).update(
+            status=ModelVersion.Status.LIVE, replaced=replaced
+        )
     version.refresh_from_db()
     adapters_unload_old(project=version.project)
     return version
