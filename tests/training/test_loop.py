@@ -7,6 +7,7 @@ output again."""
 import pytest
 from django.conf import settings as django_settings
 
+from labeling.exports.split import split_of
 from labeling.models import Completion, DatasetExport
 from labeling.selectors.head_to_head import version_head_to_head
 from labeling.services import generation
@@ -21,7 +22,9 @@ from training.services.versions import model_version_rollback
 
 pytestmark = [pytest.mark.loop, pytest.mark.vllm, pytest.mark.django_db(transaction=True)]
 
+PROBE = "Describe a quiet morning."
 PROMPTS = [
+    PROBE,  # the oldest prompt: the first refill after publishing answers it
     "Say something about tea.",
     "Which river is the longest in Europe?",
     "Why do owls hunt at night?",
@@ -29,8 +32,7 @@ PROMPTS = [
     "How does a knight move in chess?",
     "What makes rain fall from clouds?",
     "Name three colours of the rainbow.",
-    "Write one sentence about autumn leaves.",
-]
+]  # the refill's minimum buffer (8): one refill answers them all
 DPO = {
     "learning_rate": 1e-2,  # a few steps must visibly move greedy output
     "max_steps": 4,
@@ -80,22 +82,35 @@ def judge_consistently(project, annotator) -> int:
 
 
 def preference_export(project):
-    """The compare judgements as TRL preference pairs, half the prompts held out."""
+    """The compare judgements as TRL preference pairs, with a held-out split.
+
+    The split is by a hash of (seed, prompt id); the seed is picked so that at least four
+    prompts train (DPO's minimum) and two are held out for the gate's comparison.
+    """
+    ids = list(project.prompts.values_list("pk", flat=True))
+    split = (0.6, 0.4, 0.0)
+    seed = next(
+        seed
+        for seed in range(1000)
+        if sum(split_of(i, seed=seed, ratios=split) == "train" for i in ids)
+        in range(4, len(ids) - 1)
+    )
     export = dataset_export_create(
         project=project,
         format=DatasetExport.Format.PREFERENCE,
-        split=(0.5, 0.5, 0.0),
+        split=split,
+        seed=seed,
         options={"near_duplicates": False},
     )
     export = dataset_export_run(export=export)
     assert export.status == DatasetExport.Status.DONE, export.error
-    assert export.rows_train > 0 and export.rows_validation > 0, export.manifest
+    assert export.rows_train >= 4 and export.rows_validation >= 2, export.manifest
     return export
 
 
-def greedy_completion(project, prompt):
+def greedy_completion(project, prompt, version):
     generation.completions_refill(project=project)
-    return Completion.objects.filter(prompt=prompt).latest("pk")
+    return Completion.objects.filter(prompt=prompt, model_version=version).latest("pk")
 
 
 def base_greedy(vllm_server, base, text):
@@ -132,8 +147,8 @@ def test_label_export_train_publish_compare_rollback(served, vllm_server):
     assert judge_consistently(project, UserFactory(username="annotator")) == len(PROMPTS)
     export = preference_export(project)
 
-    probe, later_probe = "Describe a quiet morning.", "Describe a busy evening."
-    base_text = base_greedy(vllm_server, base, probe)
+    later_probe = "Describe a busy evening."
+    base_text = base_greedy(vllm_server, base, PROBE)
     base_later_text = base_greedy(vllm_server, base, later_probe)
 
     # What the admin's "Start training run" does, with "publish when it succeeds".
@@ -159,9 +174,9 @@ def test_label_export_train_publish_compare_rollback(served, vllm_server):
     assert "loop-v1" in {m.id for m in vllm_server.client.models()}
 
     greedy_settings(project)
-    prompt = PromptFactory(project=project, instruction=probe)
+    prompt = project.prompts.get(instruction=PROBE)
     served.clear()
-    tuned = greedy_completion(project, prompt)
+    tuned = greedy_completion(project, prompt, v1)
     assert tuned.model_version == v1
     assert set(served) == {"loop-v1"}
     assert tuned.text != base_text
@@ -183,7 +198,7 @@ def test_label_export_train_publish_compare_rollback(served, vllm_server):
     greedy_settings(project)
     later = PromptFactory(project=project, instruction=later_probe)
     served.clear()
-    again = greedy_completion(project, later)
+    again = greedy_completion(project, later, base)
     assert again.model_version == base
     assert set(served) == {vllm_server.served_name}
     assert again.text == base_later_text
