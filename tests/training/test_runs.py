@@ -435,3 +435,19 @@ def _config_file(directory):
     path = directory / "config.json"
     path.write_text(json.dumps(FAST))
     return path
+
+
+@pytest.mark.postgres
+def test_a_diverged_loss_is_stored_without_nan(project, snapshot):
+    """PostgreSQL's jsonb refuses NaN; a run whose loss diverged must still record progress."""
+    from training.engine.progress import ProgressEvent
+    from training.services.runs import _RunReporter
+
+    run = create(project, snapshot)
+    reporter = _RunReporter(run)
+    nan = float("nan")
+    reporter(ProgressEvent(kind="log", step=2, total_steps=3, loss=nan, metrics={"kl": nan}))
+    reporter.flush(force=True)
+    run.refresh_from_db()
+    assert run.step == 2 and run.loss is None
+    assert run.metrics["kl"] is None and run.history[-1]["loss"] is None

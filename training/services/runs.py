@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import shutil
 import time
@@ -42,6 +43,18 @@ STACKING_NOTE = (
     "note: the base version {name} is an adapter; adapters stack on the base model only, so "
     "this run trains a new adapter on the base model {base}"
 )
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with NaN and infinities as None: JSON has no such numbers, and PostgreSQL's
+    jsonb refuses the `NaN` that Python's json writes (a diverged loss, an empty split)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def adapters_root(project: Project) -> Path:
@@ -199,17 +212,17 @@ class _RunReporter:
         self._last_write = now
         fields: dict[str, Any] = {
             "heartbeat_at": timezone.now(),
-            "history": self.history,
+            "history": json_safe(self.history),
             "log": "\n".join(self.log_lines[-LOG_TAIL_LINES:]),
         }
         if self._latest:
             fields.update(
                 step=self._latest["step"],
                 total_steps=self._latest["total_steps"],
-                metrics={**self.run.metrics, **self._latest["metrics"]},
+                metrics=json_safe({**self.run.metrics, **self._latest["metrics"]}),
             )
             if self._latest["loss"] is not None:
-                fields["loss"] = self._latest["loss"]
+                fields["loss"] = json_safe(self._latest["loss"])
         TrainingRun.objects.filter(pk=self.run.pk).update(**fields)
         for name, value in fields.items():
             setattr(self.run, name, value)
@@ -291,7 +304,9 @@ def _run_finish(
 def _run_succeed(run: TrainingRun, reporter: _RunReporter, staging: Path, result) -> TrainingRun:
     from training.engine.publish import read_meta, write_meta
 
-    metrics = {k: v for k, v in result.metrics.items() if isinstance(v, int | float | str)}
+    metrics = json_safe(
+        {k: v for k, v in result.metrics.items() if isinstance(v, int | float | str)}
+    )
     with transaction.atomic():
         # Lock the project's row so two runs finishing at once get different numbers.
         Project.objects.select_for_update().filter(pk=run.project_id).first()
