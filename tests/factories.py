@@ -63,3 +63,16 @@ class CompletionFactory(factory.django.DjangoModelFactory):
     )
     text = factory.Sequence(lambda n: f"Completion text {n}.")
     is_synthetic = True
+
+
+def split_seed(prompt_ids, ratios, *, min_train: int, min_held_out: int) -> int:
+    """An export seed whose split by prompt gives at least `min_train` training prompts and
+    `min_held_out` validation ones (the split hashes (seed, prompt id); small tests need a
+    seed that leaves both sides big enough)."""
+    from labeling.exports.split import split_of
+
+    for seed in range(1000):
+        sides = [split_of(i, seed=seed, ratios=ratios) for i in prompt_ids]
+        if sides.count("train") >= min_train and sides.count("validation") >= min_held_out:
+            return seed
+    raise AssertionError(f"no seed splits {len(prompt_ids)} prompts as asked")

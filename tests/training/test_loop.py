@@ -7,7 +7,6 @@ output again."""
 import pytest
 from django.conf import settings as django_settings
 
-from labeling.exports.split import split_of
 from labeling.models import Completion, DatasetExport
 from labeling.selectors.head_to_head import version_head_to_head
 from labeling.services import generation
@@ -15,7 +14,7 @@ from labeling.services.exports import dataset_export_create, dataset_export_run
 from labeling.services.queue import judgement_submit, task_next
 from serving.client import Sampling
 from serving.concurrent_chat import prompt_messages
-from tests.factories import ProjectFactory, PromptFactory, UserFactory
+from tests.factories import ProjectFactory, PromptFactory, UserFactory, split_seed
 from training.models import ModelVersion, TrainingRun
 from training.services.runs import training_run_create, training_run_execute
 from training.services.versions import model_version_rollback
@@ -87,14 +86,9 @@ def preference_export(project):
     The split is by a hash of (seed, prompt id); the seed is picked so that at least four
     prompts train (DPO's minimum) and two are held out for the gate's comparison.
     """
-    ids = list(project.prompts.values_list("pk", flat=True))
     split = (0.6, 0.4, 0.0)
-    seed = next(
-        seed
-        for seed in range(1000)
-        if sum(split_of(i, seed=seed, ratios=split) == "train" for i in ids)
-        in range(4, len(ids) - 1)
-    )
+    ids = project.prompts.values_list("pk", flat=True)
+    seed = split_seed(ids, split, min_train=4, min_held_out=2)
     export = dataset_export_create(
         project=project,
         format=DatasetExport.Format.PREFERENCE,
