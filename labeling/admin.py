@@ -21,7 +21,13 @@ from labeling.models import (
     Prompt,
 )
 from labeling.selectors.projects import projects_administered_by
-from labeling.services.exports import dataset_export_create, dataset_export_enqueue
+from labeling.services.exports import (
+    DatasetExportRefused,
+    dataset_export_again,
+    dataset_export_create,
+    dataset_export_enqueue,
+    dataset_exports_fail_stale,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -336,9 +342,37 @@ class DatasetExportAdmin(ProjectScopedAdmin):
         "created_by", "created_at", "started_at", "finished_at",
     ]
     readonly_fields = fields
+    actions = ["export_again"]
 
     def has_add_permission(self, request):
         return False  # exports start from a project: "Export dataset…"
+
+    def changelist_view(self, request, extra_context=None):
+        dataset_exports_fail_stale()  # a dead worker's export shows failed, not running
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        dataset_exports_fail_stale()
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Export again")
+    def export_again(self, request, queryset):
+        """A new export with each failed export's settings, queued for the worker."""
+        if not request.user.has_perm("labeling.add_datasetexport"):
+            self.message_user(request, "You may not export datasets.", messages.ERROR)
+            return
+        for export in queryset.select_related("project"):
+            try:
+                again = dataset_export_again(export=export, created_by=request.user)
+            except DatasetExportRefused as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+            except ValidationError as exc:  # its filters name something gone since
+                reason = " ".join(exc.messages)
+                self.message_user(request, f"Export #{export.pk}: {reason}", messages.WARNING)
+            else:
+                self.message_user(
+                    request, f"Queued export #{export.pk} again as #{again.pk}.", messages.SUCCESS
+                )
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -1,9 +1,13 @@
 """Background jobs of the labeling app (run by `manage.py db_worker`)."""
 
+import logging
+
 from django_tasks import task
 
 from labeling.models import Project
 from labeling.services import generation, generation_schedule
+
+logger = logging.getLogger(__name__)
 
 
 @task(queue_name="generation")
@@ -17,15 +21,31 @@ def completions_refill(project_id: int) -> dict:
 
 @task(queue_name="generation")
 def generation_tick() -> dict:
-    """Refill what is below target, then enqueue the next tick (see generation_schedule)."""
+    """Refill what is below target, then enqueue the next tick (see generation_schedule).
+
+    The tick is also the worker's periodic check for exports whose worker died: the exports
+    run on another queue, so a killed export worker is noticed here.
+    """
     delay_s = generation_schedule.TICK_AFTER_ERROR_S
     try:
+        stale_exports = _dataset_exports_fail_stale()
         summary = generation_schedule.generation_tick_run()
         delay_s = summary["next_tick_s"]
-        return summary
+        return {**summary, "stale_exports_failed": stale_exports}
     finally:
         # Even after an unexpected error, so one bad tick does not stop pre-generation.
         generation_schedule.generation_tick_schedule(delay_s=delay_s)
+
+
+def _dataset_exports_fail_stale() -> int:
+    """The stale-export check without letting a failure of it stop pre-generation."""
+    from labeling.services.exports import dataset_exports_fail_stale
+
+    try:
+        return dataset_exports_fail_stale()
+    except Exception:
+        logger.exception("Failing stale dataset exports went wrong")
+        return 0
 
 
 @task()
@@ -53,12 +73,19 @@ def prompts_import_task(
 
 @task()
 def dataset_export_task(export_id: int) -> dict:
-    """Write one dataset export's snapshot (queued by the admin's "Export dataset…")."""
+    """Write one dataset export's snapshot (queued by the admin's "Export dataset…"); first
+    fail the exports whose worker died."""
     from labeling.models import DatasetExport
-    from labeling.services.exports import dataset_export_run
+    from labeling.services.exports import dataset_export_run, dataset_exports_fail_stale
 
+    stale = dataset_exports_fail_stale()
     export = DatasetExport.objects.select_related("project").filter(pk=export_id).first()
     if export is None:
-        return {"export_id": export_id, "missing": True}
+        return {"export_id": export_id, "missing": True, "stale_failed": stale}
     export = dataset_export_run(export=export)
-    return {"export_id": export_id, "status": export.status, "rows": export.rows_total}
+    return {
+        "export_id": export_id,
+        "status": export.status,
+        "rows": export.rows_total,
+        "stale_failed": stale,
+    }

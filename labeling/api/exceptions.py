@@ -7,13 +7,14 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from labeling.api.serializers.imports import encodable
 from labeling.imports.formats import ImportFileError
+from labeling.services.exports import DatasetExportRefused
 from labeling.services.prompt_import import PromptImportRejected
 from labeling.services.queue import SubmissionRefused
 from training.services.versions import PublishError
 
 
 def exception_handler(exc, context):
-    """ValidationError → 400 keyed by field; a refused submission or publish → 409;
+    """ValidationError → 400 keyed by field; a refused submission, publish or export → 409;
     a rejected import → 400 listing the rows' errors."""
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
@@ -25,6 +26,6 @@ def exception_handler(exc, context):
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     elif isinstance(exc, ImportFileError):
         exc = exceptions.ValidationError({"file": [encodable(str(exc))]})
-    elif isinstance(exc, SubmissionRefused | PublishError):
+    elif isinstance(exc, SubmissionRefused | PublishError | DatasetExportRefused):
         return Response({"detail": str(getattr(exc, "message", exc))}, status=409)
     return drf_exception_handler(exc, context)

@@ -46,6 +46,7 @@ urlpatterns = [
     # exports
     path("projects/<slug:slug>/exports/", exports.DatasetExportListApi.as_view(), name="exports"),
     path("exports/<int:pk>/", exports.DatasetExportDetailApi.as_view(), name="export"),
+    path("exports/<int:pk>/again/", exports.DatasetExportAgainApi.as_view(), name="export_again"),
     path(
         "exports/<int:pk>/files/<str:name>",
         exports.DatasetExportFileApi.as_view(),

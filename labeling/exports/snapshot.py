@@ -2,7 +2,8 @@
 
 Rows are written into a hidden temporary directory beside the final one; only when every file
 is complete and the manifest written is it renamed into place, so an interrupted export leaves
-no half-written snapshot (the temporary directory is removed on any exception).
+no half-written snapshot (the temporary directory is removed on any exception; one left by a
+killed process is removed when its export is declared stale, see dataset_exports_fail_stale).
 """
 
 import hashlib
@@ -130,13 +131,22 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+PARTIAL_MARK = ".partial-"
+
+
+def partial_directories(final: Path) -> list[Path]:
+    """The temporary directories of `final` left behind by a process killed mid-write (a
+    SIGKILL or a power cut runs no cleanup)."""
+    return sorted(final.parent.glob(f".{final.name}{PARTIAL_MARK}*"))
+
+
 @contextmanager
 def atomic_directory(final: Path) -> Iterator[Path]:
     """Yield a temporary directory that becomes `final` only if the block succeeds."""
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
         raise FileExistsError(f"{final} already exists: snapshots are immutable")
-    temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    temporary = Path(tempfile.mkdtemp(prefix=f".{final.name}{PARTIAL_MARK}", dir=final.parent))
     try:
         yield temporary
         os.chmod(temporary, 0o755)

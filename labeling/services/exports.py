@@ -1,14 +1,17 @@
-"""Dataset exports: create the request (check it), run it (stream the snapshot), enqueue it.
+"""Dataset exports: create the request (check it), run it (stream the snapshot), enqueue it,
+fail the ones whose worker died, and start a failed one again.
 
 A snapshot is immutable: it is written into a hidden directory that is renamed into place
 only when every file and the manifest are complete (labeling.exports.snapshot). A run that
-fails leaves no files and marks the export failed with the error.
+fails leaves no files and marks the export failed with the error. A worker killed mid-export
+runs no cleanup: its export stays running until `dataset_exports_fail_stale` finds it silent
+for STALE_AFTER_S, marks it failed and removes what it left on disk.
 """
 
 import logging
 import shutil
 import subprocess
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,7 +23,12 @@ from django.utils import timezone
 
 from labeling.exports.formats import annotator_pseudonym
 from labeling.exports.pipeline import ExportSpec, export_stream
-from labeling.exports.snapshot import SnapshotWriter, atomic_directory
+from labeling.exports.snapshot import (
+    PARTIAL_MARK,
+    SnapshotWriter,
+    atomic_directory,
+    partial_directories,
+)
 from labeling.exports.split import SPLITS
 from labeling.models import DatasetExport, Demonstration, Project
 from labeling.selectors.quality import agreement_alphas_for
@@ -32,6 +40,17 @@ FILTER_KEYS |= {"min_agreement"}
 OPTION_KEYS = {"require_accepted", "kto_from_rankings", "conversational", "near_duplicates"}
 DEFAULT_SPLIT = (0.9, 0.05, 0.05)
 MANIFEST_VERSION = 1
+# An export of 1M preference pairs writes its snapshot in about 20 s. One that started longer
+# ago than this and has written nothing to its snapshot for as long has lost its worker.
+STALE_AFTER_S = 30 * 60
+STALE_ERROR = (
+    "the export worker stopped before finishing (running for over {minutes} minutes); "
+    "start the export again"
+)
+
+
+class DatasetExportRefused(Exception):
+    """The export cannot do what was asked in the state it is in (the API answers 409)."""
 
 
 @transaction.atomic
@@ -103,7 +122,7 @@ def dataset_export_run(*, export: DatasetExport) -> DatasetExport:
             raise
         return export
     rows = manifest["rows"]
-    _export_finish(
+    finished = _export_finish(
         export,
         status=DatasetExport.Status.DONE,
         manifest=manifest,
@@ -114,7 +133,61 @@ def dataset_export_run(*, export: DatasetExport) -> DatasetExport:
         rows_validation=rows["validation"],
         rows_test=rows["test"],
     )
+    if not finished:  # declared stale while it ran: it stays failed, with no files
+        _snapshot_remove(export)
     return export
+
+
+def dataset_exports_fail_stale(*, max_age_s: float = STALE_AFTER_S) -> int:
+    """Mark running exports whose worker is gone as failed and remove their files; return
+    how many. Gone: started over `max_age_s` ago and nothing written to the snapshot for as
+    long, so a long export that is still writing goes on. Also removes the temporary
+    directories of exports no longer running (failed, or deleted with their project)."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=max_age_s)
+    error = STALE_ERROR.format(minutes=f"{max_age_s / 60:g}")
+    failed = 0
+    running = DatasetExport.objects.filter(
+        status=DatasetExport.Status.RUNNING, started_at__lt=cutoff
+    )
+    for export in running.select_related("project"):
+        written_at = _snapshot_written_at(export)
+        if written_at is not None and written_at >= cutoff.timestamp():
+            continue
+        # Only an export still running: one that finished meanwhile keeps its result.
+        if DatasetExport.objects.filter(pk=export.pk, status=DatasetExport.Status.RUNNING).update(
+            status=DatasetExport.Status.FAILED, error=error, finished_at=now
+        ):
+            failed += 1
+            _snapshot_remove(export)
+    _partial_directories_sweep()
+    return failed
+
+
+@transaction.atomic
+def dataset_export_again(
+    *, export: DatasetExport, created_by: AbstractBaseUser | None
+) -> DatasetExport:
+    """A new pending export with a failed one's settings, handed to the worker; the failed
+    one stays as the record of what happened. The settings are checked again as for a new
+    request (a model version the filters name may be gone: ValidationError)."""
+    if export.status != DatasetExport.Status.FAILED:
+        raise DatasetExportRefused(
+            f"Export #{export.pk} is {export.status}: only a failed export is started again."
+        )
+    again = dataset_export_create(
+        project=export.project,
+        format=export.format,
+        created_by=created_by,
+        rule=export.rule,
+        split=export.split,
+        seed=export.seed,
+        parquet=export.parquet,
+        filters=export.filters,
+        options=export.options,
+    )
+    dataset_export_enqueue(export=again)
+    return again
 
 
 def dataset_export_copy(*, export: DatasetExport, destination: Path) -> Path:
@@ -181,12 +254,54 @@ def _manifest(export: DatasetExport, spec: ExportSpec, figures: dict) -> dict:
     }
 
 
-def _export_finish(export: DatasetExport, *, status: str, **fields) -> None:
-    export.status = status
-    export.finished_at = timezone.now()
-    for name, value in fields.items():
-        setattr(export, name, value)
-    export.save(update_fields=["status", "finished_at", *fields])
+def _export_finish(export: DatasetExport, *, status: str, **fields) -> bool:
+    """Record a run's outcome; False if the export was declared stale meanwhile (it keeps
+    that verdict)."""
+    finished = DatasetExport.objects.filter(
+        pk=export.pk, status=DatasetExport.Status.RUNNING
+    ).update(status=status, finished_at=timezone.now(), **fields)
+    export.refresh_from_db()
+    return bool(finished)
+
+
+def _snapshot_written_at(export: DatasetExport) -> float | None:
+    """When anything of the export's snapshot (temporary or final) was last written."""
+    final = snapshot_directory(export)
+    times: list[float] = []
+    for directory in [final, *partial_directories(final)]:
+        try:
+            times += [path.stat().st_mtime for path in (directory, *directory.iterdir())]
+        except OSError:  # never made, or removed meanwhile
+            continue
+    return max(times, default=None)
+
+
+def _snapshot_remove(export: DatasetExport) -> None:
+    """Everything a failed export left: its temporary directories, and its final one when the
+    worker died between renaming it into place and recording the export done."""
+    final = snapshot_directory(export)
+    for directory in [*partial_directories(final), final]:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _partial_directories_sweep() -> None:
+    """Remove temporary snapshot directories whose export is not running any more. A directory
+    seen here of an export that then finishes was renamed away: removing it does nothing."""
+    found: dict[int, list[Path]] = {}
+    for path in Path(settings.EXPORTS_DIR).glob(f"*/.*{PARTIAL_MARK}*"):
+        pk = path.name[1:].partition(PARTIAL_MARK)[0]
+        if pk.isdigit():
+            found.setdefault(int(pk), []).append(path)
+    if not found:
+        return
+    active = (DatasetExport.Status.PENDING, DatasetExport.Status.RUNNING)
+    alive = set(
+        DatasetExport.objects.filter(pk__in=found, status__in=active).values_list("pk", flat=True)
+    )
+    for pk, paths in found.items():
+        if pk not in alive:
+            for path in paths:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 @lru_cache(maxsize=1)

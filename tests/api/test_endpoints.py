@@ -1,9 +1,14 @@
 """What annotators and admins get from the API, through the same services as the pages."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
+from labeling.models import DatasetExport
+from labeling.services.exports import dataset_export_create
 from tests.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -83,6 +88,29 @@ def test_an_admin_exports_trains_cancels_and_switches_versions(mine):
     assert refused.status_code == 409
     patch = client.patch(reverse("api:project", args=["mine"]), {"task_kinds": []}, format="json")
     assert patch.status_code == 400
+
+
+def test_an_export_whose_worker_died_shows_failed_and_can_be_started_again(mine):
+    stale = dataset_export_create(
+        project=mine.project, format="kto", rule="majority", seed=3, split=(0.8, 0.1, 0.1)
+    )
+    long_ago = timezone.now() - timedelta(hours=1)
+    DatasetExport.objects.filter(pk=stale.pk).update(status="running", started_at=long_ago)
+    client = client_for(mine.admin)
+
+    listed = client.get(reverse("api:exports", args=["mine"]), {"status": "failed"}).json()
+    followed = client.get(reverse("api:export", args=[stale.pk])).json()
+    again = client.post(reverse("api:export_again", args=[stale.pk]))
+    refused = client.post(reverse("api:export_again", args=[mine.export.pk]))
+
+    assert [export["id"] for export in listed["results"]] == [stale.pk]
+    assert followed["status"] == "failed" and "start the export again" in followed["error"]
+    assert again.status_code == 201
+    body = again.json()
+    assert body["id"] != stale.pk and body["status"] == "pending"
+    same = ("format", "rule", "seed", "split_train", "split_validation", "filters", "options")
+    assert {key: body[key] for key in same} == {key: followed[key] for key in same}
+    assert refused.status_code == 409 and "only a failed export" in refused.json()["detail"]
 
 
 def test_anonymous_gets_401_and_the_token_endpoint_is_throttled(mine):

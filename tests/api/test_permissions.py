@@ -46,6 +46,7 @@ ENDPOINTS = [
         {"format": "alpaca"},
     ),
     ("export", "get", lambda w: reverse("api:export", args=[w.export.pk]), None),
+    ("export_again", "post", lambda w: reverse("api:export_again", args=[w.export.pk]), {}),
     (
         "export_file",
         "get",
@@ -89,6 +90,7 @@ ADMIN_ONLY = {
     "exports",
     "export_create",
     "export",
+    "export_again",
     "export_file",
     "training_runs",
     "training_run_create",

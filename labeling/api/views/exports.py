@@ -1,4 +1,9 @@
-"""Dataset exports of a project: request one (queued for the worker), follow it, download it."""
+"""Dataset exports of a project: request one (queued for the worker), follow it, download it,
+start a failed one again.
+
+Listing or following exports first fails those whose worker died, so a client polling an
+export sees it fail rather than run for ever.
+"""
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
@@ -11,8 +16,14 @@ from rest_framework.views import APIView
 
 from labeling.api.permissions import object_of_admin, project_of
 from labeling.api.serializers.exports import DatasetExportIn, DatasetExportOut
+from labeling.api.views.training import REFUSED
 from labeling.models import DatasetExport
-from labeling.services.exports import dataset_export_create, dataset_export_enqueue
+from labeling.services.exports import (
+    dataset_export_again,
+    dataset_export_create,
+    dataset_export_enqueue,
+    dataset_exports_fail_stale,
+)
 
 
 class DatasetExportListApi(ListAPIView):
@@ -23,6 +34,10 @@ class DatasetExportListApi(ListAPIView):
     def get_queryset(self):
         project = project_of(user=self.request.user, slug=self.kwargs["slug"], admin=True)
         return DatasetExport.objects.filter(project=project).select_related("project")
+
+    def get(self, request, *args, **kwargs):
+        dataset_exports_fail_stale()
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(request=DatasetExportIn, responses={201: DatasetExportOut})
     def post(self, request, slug: str):
@@ -39,8 +54,19 @@ class DatasetExportListApi(ListAPIView):
 class DatasetExportDetailApi(APIView):
     @extend_schema(responses=DatasetExportOut)
     def get(self, request, pk: int):
+        dataset_exports_fail_stale()
         export = object_of_admin(user=request.user, queryset=DatasetExport.objects, pk=pk)
         return Response(DatasetExportOut(export).data)
+
+
+class DatasetExportAgainApi(APIView):
+    @extend_schema(request=None, responses={201: DatasetExportOut, **REFUSED})
+    def post(self, request, pk: int):
+        """A new export with a failed export's settings, queued for the worker (409 unless
+        the export failed)."""
+        export = object_of_admin(user=request.user, queryset=DatasetExport.objects, pk=pk)
+        again = dataset_export_again(export=export, created_by=request.user)
+        return Response(DatasetExportOut(again).data, status=status.HTTP_201_CREATED)
 
 
 class DatasetExportFileApi(APIView):

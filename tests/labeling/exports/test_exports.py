@@ -35,21 +35,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 TOKENIZER_DIR = Path(django_settings.BASE_MODEL_DIR)
 
 
-@pytest.fixture(autouse=True)
-def _exports_dir(settings, tmp_path):
-    settings.EXPORTS_DIR = tmp_path / "exports"
-
-
-@pytest.fixture
-def project():
-    return ProjectFactory(slug="shop")
-
-
-@pytest.fixture
-def annotators():
-    return [UserFactory(username=f"annotator{n}") for n in range(1, 4)]
-
-
 @pytest.fixture
 def tokenizer():
     if not (TOKENIZER_DIR / "tokenizer.json").is_file():
@@ -57,34 +42,6 @@ def tokenizer():
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(TOKENIZER_DIR))
-
-
-@pytest.fixture
-def mixed_project(project, annotators):
-    """A little of everything: demonstrations, rankings, comparisons, ratings, an edit."""
-    first, second = annotators[:2]
-    for n, animal in enumerate(["otter", "heron", "badger", "lynx", "walrus", "gecko"]):
-        prompt = PromptFactory(
-            project=project,
-            instruction=f"Describe the {animal} in one sentence, please.",
-            input="Zoo catalogue." if n % 2 else "",
-            category="open_qa",
-        )
-        good, fair, poor = completions(
-            prompt, f"A fine animal {n}.", f"An animal {n}.", f"Bananas {n}."
-        )
-        demonstration(prompt, f"Animal {n} is a friendly creature.", author=first)
-        rank(prompt, first, [good], [fair], [poor])
-        compare(prompt, second, good, poor, "a")
-        rate(prompt, second, {good: "up", fair: "up", poor: "down"})
-        demonstration(
-            prompt,
-            f"Animal {n} is a fine and friendly creature.",
-            origin=Demonstration.Origin.EDITED,
-            author=second,
-            source_completion=fair,
-        )
-    return project
 
 
 # --- every format loads where it will be used ----------------------------------------------------
@@ -506,13 +463,6 @@ def test_the_command_refuses_an_unknown_project_and_a_full_directory(mixed_proje
     (tmp_path / "something").write_text("x")
     with pytest.raises(CommandError, match="not an empty directory"):
         call_command("export_dataset", "--project=shop", "--format=kto", f"--out={tmp_path}")
-
-
-@pytest.fixture
-def project_admin(project):
-    user = UserFactory(username="boss")
-    membership_grant(project=project, user=user, role=Role.ADMIN)
-    return user
 
 
 def test_the_admin_action_shows_the_export_form(client, project, project_admin):
