@@ -66,7 +66,11 @@ class Project(models.Model):
     gold_share = models.FloatField(
         default=0.0,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text="Probability that the next task prefers a gold prompt (0: never).",
+        help_text=(
+            "Probability that the next rank or compare task is a gold item the annotator has "
+            "not judged yet. Above 0, every annotator gets each gold item once, past the "
+            "overlap, so gold accuracy covers all of them (0: gold items are ordinary ones)."
+        ),
     )
     compare_share = models.FloatField(
         default=0.25,

@@ -1,4 +1,5 @@
 from django.db import models
+from django.db.models import Q
 
 from labeling.models.project import Project
 
@@ -40,7 +41,15 @@ class Prompt(models.Model):
                 fields=["project", "dedupe_key"], name="prompt_unique_in_project"
             )
         ]
-        indexes = [models.Index(fields=["project", "id"])]
+        indexes = [
+            models.Index(fields=["project", "id"]),
+            # Gold prompts are few: the queue finds a project's with a range over this alone.
+            models.Index(
+                fields=["project", "id"],
+                condition=Q(gold_verdict__isnull=False),
+                name="prompt_gold_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.instruction[:80]

@@ -38,7 +38,11 @@ class QueueItem(models.Model):
         ),
     )
     taken = models.PositiveSmallIntegerField(
-        default=0, help_text="Submitted plus active assignments; open while below the overlap."
+        default=0,
+        help_text=(
+            "Submitted plus active assignments; open while below the overlap (gold items go "
+            "past it: every annotator gets each once)."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

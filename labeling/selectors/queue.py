@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import BigIntegerField, Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from labeling.models import (
@@ -29,6 +31,8 @@ from training.selectors.model_servers import model_servers_available
 COMPLETION_KINDS = (TaskKind.RANK, TaskKind.COMPARE, TaskKind.RATE, TaskKind.EDIT)
 JUDGEMENT_KINDS = (TaskKind.RANK, TaskKind.COMPARE, TaskKind.RATE)
 DEMONSTRATION_KINDS = (TaskKind.WRITE, TaskKind.ANSWER, TaskKind.EDIT)
+# Kinds whose judgements a gold verdict can score (labeling.quality.gold.gold_correct).
+GOLD_KINDS = (TaskKind.RANK, TaskKind.COMPARE)
 # Counts of work left stop here: the page shows "1000+" rather than paying for a full count.
 LEFT_IN_QUEUE_CAP = 1000
 
@@ -134,6 +138,49 @@ def open_items(
     return items.order_by("-taken", "pk")
 
 
+def gold_prompts_scoring(
+    *, project: Project, kind: str, version: ModelVersion | int
+) -> QuerySet[Prompt]:
+    """The project's gold prompts whose verdict can score a task of `kind` that shows
+    completions of `version`: a verdict naming a best completion scores the rank and compare
+    tasks of that completion's version; a compare "choice" scores every compare task."""
+    prompts = Prompt.objects.filter(project=project, gold_verdict__isnull=False).alias(
+        best=Cast(KT("gold_verdict__best_completion"), BigIntegerField())
+    )
+    best_shown = Q(Exists(Completion.objects.filter(pk=OuterRef("best"), model_version=version)))
+    if kind == TaskKind.COMPARE:
+        return prompts.filter(best_shown | Q(best__isnull=True))
+    return prompts.filter(best_shown)
+
+
+def gold_items(
+    *, project: Project, kind: str, version: ModelVersion | int | None
+) -> QuerySet[QueueItem]:
+    """Queue items that every annotator gets once, past the overlap, while the project mixes
+    gold in (gold_share above 0): those of gold prompts whose verdict can score them. Head to
+    head items are left out: extra votes on a few prompts would tilt the versions' win rate.
+    """
+    if project.gold_share <= 0 or kind not in GOLD_KINDS or version is None:
+        return QueueItem.objects.none()
+    # Driven from the few gold prompts (their partial index, then the item's unique one) to
+    # item ids: filtering items by prompt instead lets SQLite scan the version's items.
+    of_prompt = QueueItem.objects.filter(
+        prompt=OuterRef("pk"), kind=kind, model_version=version, versus__isnull=True
+    )
+    prompts = gold_prompts_scoring(project=project, kind=kind, version=version)
+    item_ids = prompts.annotate(item_id=Subquery(of_prompt.values("pk")[:1])).values("item_id")
+    return QueueItem.objects.filter(pk__in=item_ids)
+
+
+def gold_items_open_to(
+    *, project: Project, kind: str, version: ModelVersion | None, annotator: AbstractBaseUser
+) -> QuerySet[QueueItem]:
+    """Gold items (see gold_items) this annotator was never assigned, whatever their `taken`."""
+    mine = Assignment.objects.filter(annotator=annotator, item=OuterRef("pk"))
+    items = gold_items(project=project, kind=kind, version=version)
+    return items.filter(~Exists(mine)).order_by("pk")
+
+
 def task_view(*, assignment: Assignment) -> TaskView:
     """The read model of one assignment for the workspace page."""
     project = assignment.project
@@ -185,7 +232,8 @@ def annotator_progress(*, annotator: AbstractBaseUser, project: Project) -> Prog
 
 
 def _left_in_queue(*, project: Project, annotator: AbstractBaseUser) -> int:
-    """Open items the annotator never had, plus work past the feed cursors (approximate)."""
+    """Open items the annotator never had (gold items past the overlap too), plus work past
+    the feed cursors (approximate)."""
     kinds = [kind for kind in enabled_kinds(project) if kind != TaskKind.WRITE]
     with_completions = [kind for kind in kinds if kind in COMPLETION_KINDS]
     live = live_version_of(project) if with_completions else None
@@ -204,6 +252,9 @@ def _left_in_queue(*, project: Project, annotator: AbstractBaseUser) -> int:
         .order_by()[:cap]
         .count()
     )
+    for kind in with_completions:  # gold items past the overlap are still open to them
+        gold = gold_items_open_to(project=project, kind=kind, version=live, annotator=annotator)
+        left += gold.filter(taken__gte=project.overlap).count()
     seen = {
         kind: position
         for kind, position in QueueCursor.objects.filter(project=project)
@@ -268,6 +319,10 @@ def _completion_work_exists(
     for kind in kinds:
         if annotator is not None:
             items = open_items(project=project, kind=kind, version=version, annotator=annotator)
+            if gold_items_open_to(
+                project=project, kind=kind, version=version, annotator=annotator
+            ).exists():
+                return True
         else:
             items = QueueItem.objects.filter(
                 project=project, kind=kind, model_version=version, taken__lt=project.overlap

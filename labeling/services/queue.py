@@ -13,10 +13,17 @@ version the live one replaced has completions of it too, carries that version as
 its task shows one completion of each version, on random sides (see
 labeling.selectors.head_to_head). Other prompts' compare tasks show two of the live version.
 
+Gold items (rank and compare items of prompts with a gold verdict that can score them) go
+to every annotator once, past the overlap, so each annotator's gold accuracy rests on all of
+them: when the project's gold share roll hits, or nothing else is open to the annotator, the
+pick first looks among the gold items they never had (a range over the few gold prompts, see
+labeling.selectors.queue.gold_items) and claims one without the overlap cap.
+
 Concurrency: on PostgreSQL the candidate item is locked FOR UPDATE SKIP LOCKED, so two
 annotators asking at once take different items (or different slots of one); on SQLite the
 IMMEDIATE transactions of the settings admit one writer at a time. Each claim is also a
-conditional UPDATE (taken < overlap), so an item never goes past its overlap either way.
+conditional UPDATE (taken < overlap), so an item never goes past its overlap either way
+(gold items excepted; one assignment per annotator and item keeps those to one each).
 
 Expired locks are returned lazily: each task_next first releases the project's expired
 active assignments (an index range over active ones only).
@@ -31,7 +38,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, QuerySet, Value
+from django.db.models import Count, F, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -51,9 +58,12 @@ from labeling.selectors.head_to_head import head_to_head_prompts
 from labeling.selectors.queue import (
     COMPLETION_KINDS,
     DEMONSTRATION_KINDS,
+    GOLD_KINDS,
     JUDGEMENT_KINDS,
     assignment_current,
     completions_needed,
+    gold_items,
+    gold_items_open_to,
     kinds_in_turn,
     live_version_of,
     open_items,
@@ -191,19 +201,22 @@ def _task_of_kind(
     if kind == TaskKind.WRITE:
         with transaction.atomic():
             return _assignment_create(project=project, annotator=annotator, kind=kind, now=now)
+    mixes_gold = kind in GOLD_KINDS and project.gold_share > 0
+    gold = mixes_gold and rng.random() < project.gold_share
+    claim = {"project": project, "annotator": annotator, "kind": kind, "version": version}
     feeds = 0
     while True:
-        assignment = _slot_claim(
-            project=project, annotator=annotator, kind=kind, version=version, now=now
-        )
+        assignment = _slot_claim(**claim, now=now, gold=gold)
         if assignment is not None:
             return assignment
         if feeds >= MAX_FEEDS_PER_PICK:
-            return None
+            break
         feeds += 1
         looked, advanced = items_feed(project=project, kind=kind, version=version, now=now)
         if not looked or (not advanced and feeds > 1):
-            return None
+            break
+    # Nothing else is open to them: the gold items they never had still are.
+    return _slot_claim(**claim, now=now, gold=True) if mixes_gold and not gold else None
 
 
 @transaction.atomic
@@ -214,12 +227,19 @@ def _slot_claim(
     kind: str,
     version: ModelVersion | None,
     now: datetime,
+    gold: bool,
 ) -> Assignment | None:
-    """Take one slot of the first open item and make the assignment, in one transaction."""
+    """Take one slot of the first open item (with `gold`, of a gold item the annotator never
+    had, if there is one) and make the assignment, in one transaction."""
     unusable: list[int] = []  # items whose completions went missing since they were queued
     while (
         item := _item_claim(
-            project=project, annotator=annotator, kind=kind, version=version, skip=unusable
+            project=project,
+            annotator=annotator,
+            kind=kind,
+            version=version,
+            skip=unusable,
+            gold=gold,
         )
     ) is not None:
         shown = _completions_to_show(project=project, item=item)
@@ -239,17 +259,30 @@ def _item_claim(
     kind: str,
     version: ModelVersion | None,
     skip: list[int],
+    gold: bool,
 ) -> QueueItem | None:
-    """Take one slot of the first open item; its row lock keeps other requests off it.
+    """Take one slot: with `gold`, of the first gold item the annotator never had (past the
+    overlap); else, or when there is none, of the first open item."""
+    if gold:
+        mine = gold_items_open_to(project=project, kind=kind, version=version, annotator=annotator)
+        item = _first_claimed(mine, skip=skip, overlap=None)
+        if item is not None:
+            return item
+    candidates = open_items(project=project, kind=kind, version=version, annotator=annotator)
+    return _first_claimed(candidates, skip=skip, overlap=project.overlap)
+
+
+def _first_claimed(
+    candidates: QuerySet[QueueItem], *, skip: list[int], overlap: int | None
+) -> QueueItem | None:
+    """Take one slot of the first candidate (below `overlap`, if given); its row lock keeps
+    other requests off it.
 
     Items other requests hold are skipped; when those are all there is, wait for one of
     them (it may keep a free slot) rather than answer "no work" while work exists.
     """
-    candidates = open_items(project=project, kind=kind, version=version, annotator=annotator)
     if skip:
         candidates = candidates.exclude(pk__in=skip)
-    if project.gold_share > 0 and rng.random() < project.gold_share:
-        candidates = gold_first(candidates)
     for _ in range(5):
         item = candidates.select_for_update(skip_locked=True).first()
         if item is None:
@@ -259,18 +292,12 @@ def _item_claim(
             item = candidates.select_for_update().first()
             if item is None:
                 continue
-        claimed = QueueItem.objects.filter(pk=item.pk, taken__lt=project.overlap).update(
-            taken=F("taken") + 1
-        )
-        if claimed:
+        slot = QueueItem.objects.filter(pk=item.pk)
+        if overlap is not None:
+            slot = slot.filter(taken__lt=overlap)
+        if slot.update(taken=F("taken") + 1):
             return item
     return None
-
-
-def gold_first(items: QuerySet[QueueItem]) -> QuerySet[QueueItem]:
-    """Open items whose prompt is a gold item first (then the usual order)."""
-    gold = Exists(Prompt.objects.filter(pk=OuterRef("prompt_id"), gold_verdict__isnull=False))
-    return items.alias(gold=gold).order_by("-gold", "-taken", "pk")
 
 
 def _completions_to_show(*, project: Project, item: QueueItem) -> list[int] | None:
@@ -287,11 +314,27 @@ def _completions_to_show(*, project: Project, item: QueueItem) -> list[int] | No
     if len(ids) < completions_needed(project=project, kind=item.kind):
         return None
     if item.kind == TaskKind.COMPARE:
-        return rng.sample(ids, 2)  # sample order is the left/right position
+        return _compare_pair(item=item, ids=ids)
     if item.kind == TaskKind.EDIT:
         return [rng.choice(ids)]
     rng.shuffle(ids)
     return ids
+
+
+def _compare_pair(*, item: QueueItem, ids: list[int]) -> list[int]:
+    """[left, right]: two of the completions, sides at random. On a gold prompt whose verdict
+    names the best completion, that one is always of the two, so the judgement scores."""
+    verdict = (
+        Prompt.objects.filter(pk=item.prompt_id, gold_verdict__isnull=False)
+        .values_list("gold_verdict", flat=True)
+        .first()
+    )
+    best = verdict.get("best_completion") if isinstance(verdict, dict) else None
+    if best not in ids:
+        return rng.sample(ids, 2)  # sample order is the left/right position
+    pair = [best, rng.choice([pk for pk in ids if pk != best])]
+    rng.shuffle(pair)
+    return pair
 
 
 def _head_to_head_pair(*, project: Project, item: QueueItem) -> list[int] | None:
@@ -601,12 +644,21 @@ def _assignment_check_open(*, assignment: Assignment) -> None:
     if assignment.status == Assignment.Status.SKIPPED:
         raise SubmissionRefused(MSG_SKIPPED)
     _completions_check(assignment=assignment)
-    if assignment.status == Assignment.Status.EXPIRED and assignment.item_id is not None:
-        retaken = QueueItem.objects.filter(
-            pk=assignment.item_id, taken__lt=assignment.project.overlap
-        ).update(taken=F("taken") + 1)
-        if not retaken:
-            raise SubmissionRefused(MSG_SLOT_TAKEN)
+    released = assignment.status == Assignment.Status.EXPIRED and assignment.item_id is not None
+    if released and not _slot_retake(assignment=assignment):
+        raise SubmissionRefused(MSG_SLOT_TAKEN)
+
+
+def _slot_retake(*, assignment: Assignment) -> bool:
+    """Take a slot of the released assignment's item again: one below the overlap, or any
+    slot of a gold item (every annotator gets those once, past the overlap)."""
+    project = assignment.project
+    slot = QueueItem.objects.filter(pk=assignment.item_id)
+    if slot.filter(taken__lt=project.overlap).update(taken=F("taken") + 1):
+        return True
+    version_id = slot.values_list("model_version_id", flat=True).first()
+    gold = gold_items(project=project, kind=assignment.kind, version=version_id)
+    return bool(gold.filter(pk=assignment.item_id).update(taken=F("taken") + 1))
 
 
 def _completions_check(*, assignment: Assignment) -> None:

@@ -15,6 +15,7 @@ from labeling.quality.head_to_head import wilson_interval
 from labeling.selectors.head_to_head import in_compare_share, version_head_to_head
 from labeling.services import queue
 from labeling.services.generation import completions_refill
+from labeling.services.gold import prompt_gold_set
 from labeling.services.projects import membership_grant
 from labeling.services.queue import judgement_submit, task_next
 from tests.factories import CompletionFactory, ProjectFactory, PromptFactory, UserFactory
@@ -119,6 +120,20 @@ def test_prompts_outside_the_share_keep_comparing_two_completions_of_the_live_ve
     for prompt_id, versions_shown in pairs.items():
         expected = {live.pk, replaced.pk} if prompt_id in in_share else {live.pk}
         assert versions_shown == expected, prompt_id
+
+
+@pytest.mark.postgres  # locks and constraints
+def test_a_gold_prompts_head_to_head_item_keeps_its_overlap():
+    """Gold items go to every annotator, but not head-to-head ones: votes on a few prompts
+    from everyone would weigh them above the others in the win rate."""
+    project, live, replaced = _published(share=1.0)
+    project.gold_share = 1.0
+    project.save(update_fields=["gold_share"])
+    prompt = _prompt(project, live, replaced)
+    prompt_gold_set(prompt=prompt, verdict={"kind": "compare", "choice": "a"})
+    first = task_next(annotator=UserFactory(), project=project)
+    assert set(_versions_shown(first)) == {live.pk, replaced.pk}
+    assert task_next(annotator=UserFactory(), project=project) is None  # overlap 1
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from django.utils import timezone
 from labeling.models import Assignment, Demonstration, Judgement, Prompt, QueueItem, TaskKind
 from labeling.selectors.queue import annotator_progress, queue_notice, task_view
 from labeling.services import queue
+from labeling.services.gold import prompt_gold_set
 from labeling.services.queue import (
     SubmissionRefused,
     assignments_expire,
@@ -167,6 +168,123 @@ def test_write_tasks_need_no_prompt_and_the_written_prompt_joins_the_project():
             output="Same prompt again.",
             time_spent_ms=1,
         )
+
+
+# --- gold items -------------------------------------------------------------------------
+
+
+def _gold_project(*, prompts, gold, kinds=("rank", "compare"), overlap=1, n=2, share=1.0):
+    """A project whose first `gold` prompts are gold (verdict: the first completion is best)."""
+    project = _project(kinds=list(kinds), prompts=prompts, completions=n, overlap=overlap, n=n)
+    project.gold_share = share  # set in the project's admin
+    project.save(update_fields=["gold_share"])
+    for prompt in project.prompts.order_by("pk")[:gold]:
+        best = prompt.completions.order_by("pk").first()
+        prompt_gold_set(prompt=prompt, verdict={"kind": "rank", "best_completion": best.pk})
+    return project
+
+
+def _submit(assignment, user):
+    """A valid submission of the task (compare: left; rank: as shown; answer: "ok")."""
+    token = assignment.token
+    if assignment.kind == TaskKind.COMPARE:
+        return judgement_submit(token=token, annotator=user, choice="a", time_spent_ms=1)
+    if assignment.kind == TaskKind.RANK:
+        ranking = _rank_all(assignment)
+        return judgement_submit(token=token, annotator=user, ranking=ranking, time_spent_ms=1)
+    return demonstration_submit(token=token, annotator=user, output="ok", time_spent_ms=1)
+
+
+def _work_until_done(project, user) -> None:
+    while (assignment := task_next(annotator=user, project=project)) is not None:
+        _submit(assignment, user)
+
+
+def _gold_prompt_ids(project) -> set[int]:
+    return set(project.prompts.filter(gold_verdict__isnull=False).values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize("share", [1.0, 0.3])
+def test_every_annotator_judges_every_gold_item_once_past_the_overlap(share):
+    project = _gold_project(prompts=6, gold=2, share=share)
+    annotators = [UserFactory() for _ in range(3)]
+    for user in annotators:
+        _work_until_done(project, user)
+    gold = _gold_prompt_ids(project)
+    judged = Counter(Judgement.objects.values_list("annotator_id", "prompt_id", "kind"))
+    assert set(judged.values()) == {1}  # nobody judged anything twice
+    for user in annotators:  # both kinds of both gold prompts, for each of the three
+        assert {(p, k) for a, p, k in judged if a == user.pk and p in gold} == {
+            (prompt_id, kind) for prompt_id in gold for kind in ("rank", "compare")
+        }
+    # Other prompts close after the overlap (1): one judgement per kind, whoever gave it.
+    others = Counter((p, k) for _, p, k in judged if p not in gold)
+    assert len(others) == 4 * 2 and set(others.values()) == {1}
+    gold_items = QueueItem.objects.filter(prompt_id__in=gold)
+    assert set(gold_items.values_list("taken", flat=True)) == {3}
+
+
+def test_without_a_gold_share_gold_items_close_after_the_overlap_too():
+    project = _gold_project(prompts=3, gold=1, kinds=("rank",), share=0.0)
+    for _ in range(3):
+        _work_until_done(project, UserFactory())
+    assert Judgement.objects.count() == 3
+    assert set(QueueItem.objects.values_list("taken", flat=True)) == {1}
+
+
+def test_an_annotator_never_gets_a_gold_item_twice_after_skipping_or_expiry():
+    project = _gold_project(prompts=3, gold=1, kinds=("rank",))
+    gold_prompt = project.prompts.get(gold_verdict__isnull=False)
+    first, second = UserFactory(), UserFactory()
+
+    skipped = task_next(annotator=first, project=project)
+    assert skipped.prompt_id == gold_prompt.pk  # the share is 1: gold comes first
+    task_skip(token=skipped.token, annotator=first, reason="Unsure")
+    expired = task_next(annotator=second, project=project)
+    assert expired.prompt_id == gold_prompt.pk
+    _expire(expired)
+    for user in (first, second):
+        _work_until_done(project, user)
+    mine = Assignment.objects.filter(prompt=gold_prompt)
+    assert Counter(mine.values_list("annotator_id", flat=True)) == {first.pk: 1, second.pk: 1}
+
+
+def test_a_late_gold_submission_is_accepted_though_the_overlap_is_full():
+    project = _gold_project(prompts=2, gold=1, kinds=("rank",))
+    late_user = UserFactory()
+    late = task_next(annotator=late_user, project=project)
+    _expire(late)
+    assignments_expire(project=project, now=timezone.now())
+    other = UserFactory()
+    taken = task_next(annotator=other, project=project)
+    assert taken.prompt_id == late.prompt_id  # the overlap (1) is full once it is submitted
+    _submit(taken, other)
+    _submit(late, late_user)  # still gold: every annotator's judgement of it counts
+    assert QueueItem.objects.get(prompt_id=late.prompt_id).taken == 2
+    assert Judgement.objects.filter(prompt_id=late.prompt_id).count() == 2
+
+
+def test_progress_and_notice_count_gold_items_past_the_overlap():
+    project = _gold_project(prompts=2, gold=1, kinds=("rank",))
+    _work_until_done(project, UserFactory())  # fills both items' overlap
+    newcomer = UserFactory()
+    assert annotator_progress(annotator=newcomer, project=project).left_in_queue == 1
+    assert queue_notice(project, annotator=newcomer) is None
+    _work_until_done(project, newcomer)
+    assert Judgement.objects.filter(annotator=newcomer).count() == 1
+    assert annotator_progress(annotator=newcomer, project=project).left_in_queue == 0
+
+
+def test_a_gold_comparison_always_shows_the_best_completion():
+    project = _gold_project(prompts=1, gold=1, kinds=("compare",), n=4)
+    best = project.prompts.get().gold_verdict["best_completion"]
+    shown = []
+    for _ in range(8):
+        assignment = task_next(annotator=UserFactory(), project=project)
+        shown.append(assignment.completion_ids)
+    assert all(best in pair for pair in shown)
+    assert len({pair[0] == best for pair in shown}) == 2  # on either side
+    assert len({pk for pair in shown for pk in pair}) > 2  # against different others
 
 
 # --- submissions ------------------------------------------------------------------------
@@ -409,12 +527,9 @@ def _retried(service, **kwargs):
     return service(**kwargs)
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_annotators_asking_at_once_never_exceed_the_overlap():
-    """Eight annotators ask and submit at once; every slot is filled exactly once."""
-    project = _project(kinds=["answer", "rank"], prompts=5, completions=2, overlap=2, n=2)
-    annotators = [UserFactory() for _ in range(8)]
+def _work_at_once(project, annotators) -> None:
+    """The annotators start together, each in a thread of its own, and take and submit tasks
+    until none is left; fails with the first error any of them met."""
     start = threading.Barrier(len(annotators))
     errors = []
 
@@ -422,22 +537,7 @@ def test_annotators_asking_at_once_never_exceed_the_overlap():
         try:
             start.wait()
             while (assignment := _retried(task_next, annotator=user, project=project)) is not None:
-                if assignment.kind == TaskKind.RANK:
-                    _retried(
-                        judgement_submit,
-                        token=assignment.token,
-                        annotator=user,
-                        ranking=_rank_all(assignment),
-                        time_spent_ms=1,
-                    )
-                else:
-                    _retried(
-                        demonstration_submit,
-                        token=assignment.token,
-                        annotator=user,
-                        output="ok",
-                        time_spent_ms=1,
-                    )
+                _retried(_submit, assignment=assignment, user=user)
         except Exception as error:  # reported below, with the thread's traceback
             errors.append(error)
         finally:
@@ -449,6 +549,14 @@ def test_annotators_asking_at_once_never_exceed_the_overlap():
     for thread in threads:
         thread.join(timeout=120)
     assert not errors, errors
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_annotators_asking_at_once_never_exceed_the_overlap():
+    """Eight annotators ask and submit at once; every slot is filled exactly once."""
+    project = _project(kinds=["answer", "rank"], prompts=5, completions=2, overlap=2, n=2)
+    _work_at_once(project, [UserFactory() for _ in range(8)])
     submitted = Assignment.objects.filter(status="submitted")
     per_slot = Counter(submitted.values_list("kind", "prompt_id"))
     assert len(per_slot) == 10 and set(per_slot.values()) == {2}
@@ -456,6 +564,22 @@ def test_annotators_asking_at_once_never_exceed_the_overlap():
     assert set(per_person.values()) == {1}
     assert set(QueueItem.objects.values_list("taken", flat=True)) == {2}
     assert Judgement.objects.count() == 5 * 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_annotators_asking_at_once_each_judge_every_gold_item_once():
+    """Six annotators work at once with gold in the mix: gold items go to each of them once,
+    the others to exactly the overlap."""
+    project = _gold_project(prompts=5, gold=2, overlap=2, share=0.5)
+    _work_at_once(project, [UserFactory() for _ in range(6)])
+    gold = _gold_prompt_ids(project)
+    judged = Counter(Judgement.objects.values_list("annotator_id", "prompt_id", "kind"))
+    assert set(judged.values()) == {1}
+    per_item = Counter((p, k) for _, p, k in judged)
+    assert {count for (p, _), count in per_item.items() if p in gold} == {6}
+    assert {count for (p, _), count in per_item.items() if p not in gold} == {2}
+    assert len(per_item) == 5 * 2
 
 
 def test_the_module_seeds_display_order_from_one_generator():

@@ -10,7 +10,7 @@ from django.utils import timezone
 from labeling.models import Demonstration, Judgement, Membership, Role
 from labeling.selectors.quality import agreement_for, gold_accuracy_for, leaderboard_for
 from labeling.services.gold import prompt_gold_set
-from labeling.services.queue import task_next
+from labeling.services.queue import judgement_submit, task_next
 from labeling.services.review import demonstration_review
 from tests.factories import CompletionFactory, ProjectFactory, PromptFactory, UserFactory
 from tests.labeling.exports.builders import compare, completions, demonstration, rank
@@ -90,13 +90,47 @@ def test_a_gold_verdict_must_name_one_of_the_prompts_completions(project):
 
 @pytest.mark.parametrize(("share", "expect_gold"), [(1.0, True), (0.0, False)])
 def test_gold_share_mixes_gold_prompts_into_the_queue(share, expect_gold):
-    project = ProjectFactory(task_kinds=["answer"])
+    project = ProjectFactory(task_kinds=["compare"], completions_per_prompt=2)
     project.gold_share = share  # set in the project's admin
     project.save(update_fields=["gold_share"])
     prompts = [PromptFactory(project=project) for _ in range(4)]
+    for prompt in prompts:
+        completions(prompt, "one", "two")
     prompt_gold_set(prompt=prompts[-1], verdict={"kind": "compare", "choice": "tie"})
     assignment = task_next(annotator=_member(project), project=project)
     assert (assignment.prompt_id == prompts[-1].pk) is expect_gold
+
+
+def test_each_annotators_gold_accuracy_is_over_their_own_gold_judgements():
+    """Overlap 1, three annotators: each judges both gold prompts through the queue, and is
+    scored on exactly those two judgements."""
+    project = ProjectFactory(task_kinds=["rank"], completions_per_prompt=2, overlap=1)
+    project.gold_share = 0.5
+    project.save(update_fields=["gold_share"])
+    best_of = {}
+    for index in range(5):
+        prompt = PromptFactory(project=project)
+        best, _ = completions(prompt, "right", "wrong")
+        if index < 2:
+            prompt_gold_set(prompt=prompt, verdict={"kind": "rank", "best_completion": best.pk})
+            best_of[prompt.pk] = best.pk
+    right, wrong, mixed = (_member(project) for _ in range(3))
+    for user in (right, wrong, mixed):
+        gold_seen = 0
+        while (assignment := task_next(annotator=user, project=project)) is not None:
+            shown = assignment.completion_ids
+            best = best_of.get(assignment.prompt_id)
+            correct = user == right or (user == mixed and gold_seen == 0)
+            gold_seen += best is not None
+            top = best if best is not None and correct else next(c for c in shown if c != best)
+            ranking = [[top], [c for c in shown if c != top]]
+            judgement_submit(
+                token=assignment.token, annotator=user, ranking=ranking, time_spent_ms=1
+            )
+    accuracy = {row.annotator_id: (row.correct, row.scored) for row in gold_accuracy_for(project)}
+    assert accuracy == {right.pk: (2, 2), wrong.pk: (0, 2), mixed.pk: (1, 2)}
+    assert Judgement.objects.filter(prompt_id__in=best_of).count() == 6
+    assert Judgement.objects.exclude(prompt_id__in=best_of).count() == 3  # overlap 1 each
 
 
 # --- review ----------------------------------------------------------------------------------
