@@ -9,11 +9,16 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from serving.client import ServerPool
 from serving.launcher import ServerConfig, detect_cpu
+
+if TYPE_CHECKING:
+    from labeling.models import Project
+    from training.models import ModelVersion
 
 # Generation on a busy CPU server can take minutes; a timeout that fires early only makes
 # the client retry and add load.
@@ -66,26 +71,37 @@ class ServedAdapter:
 
 
 def adapters_to_serve(*, recent: int = RECENT_ADAPTERS_PER_PROJECT) -> list[ServedAdapter]:
-    """Every project's live adapter, the one it is compared with (even when retired), plus
-    its `recent` newest non-retired ones."""
+    """What every project wants loaded (`adapters_wanted`), for a server that starts."""
+    from labeling.models import Project
+    from training.models import ModelVersion
+
+    projects = Project.objects.filter(
+        pk__in=ModelVersion.objects.exclude(adapter_path="").values("project_id")
+    )
+    return [
+        ServedAdapter(name=v.served_name, path=v.adapter_path)
+        for project in projects
+        for v in adapters_wanted(project, recent=recent)
+    ]
+
+
+def adapters_wanted(
+    project: Project, *, recent: int = RECENT_ADAPTERS_PER_PROJECT
+) -> list[ModelVersion]:
+    """The project's adapters to keep loaded: the live one, the one it is compared with
+    (even when retired), and the `recent` newest non-retired ones. Servers start with these
+    (`adapters_to_serve`); publishing unloads the rest (training.services.versions)."""
     from labeling.selectors.head_to_head import comparison_in_use
     from training.models import ModelVersion
 
-    adapters = ModelVersion.objects.exclude(adapter_path="")
-    wanted = {}
-    for live in ModelVersion.objects.filter(status=ModelVersion.Status.LIVE).select_related(
-        "project"
-    ):
-        comparison = comparison_in_use(live.project, live=live)
-        for version in (live, comparison):
-            if version is not None and version.is_adapter:
-                wanted[version.pk] = version
-    candidates = adapters.exclude(status=ModelVersion.Status.RETIRED).order_by(
-        "project_id", "-number"
+    live = project.model_versions.filter(status=ModelVersion.Status.LIVE).first()
+    comparison = comparison_in_use(project, live=live) if live is not None else None
+    wanted = {v.pk: v for v in (live, comparison) if v is not None and v.is_adapter}
+    newest = (
+        project.model_versions.exclude(adapter_path="")
+        .exclude(status=ModelVersion.Status.RETIRED)
+        .order_by("-number")
     )
-    taken: dict[int, int] = {}
-    for version in candidates.only("project_id", "served_name", "adapter_path"):
-        if taken.get(version.project_id, 0) < recent:
-            taken[version.project_id] = taken.get(version.project_id, 0) + 1
-            wanted.setdefault(version.pk, version)
-    return [ServedAdapter(name=v.served_name, path=v.adapter_path) for v in wanted.values()]
+    for version in newest[:recent]:
+        wanted.setdefault(version.pk, version)
+    return list(wanted.values())

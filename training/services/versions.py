@@ -12,7 +12,7 @@ import logging
 
 from django.db import transaction
 
-from labeling.model_servers import RECENT_ADAPTERS_PER_PROJECT, server_pool
+from labeling.model_servers import RECENT_ADAPTERS_PER_PROJECT, adapters_wanted, server_pool
 from labeling.models import Project
 from serving.client import ServingError
 from training.models import ModelVersion
@@ -74,17 +74,13 @@ def _load_everywhere(version: ModelVersion) -> None:
 
 
 def adapters_unload_old(*, project: Project, keep: int = RECENT_ADAPTERS_PER_PROJECT) -> list[str]:
-    """Unload adapters beyond the live one, the one it is compared with and the `keep`
-    newest; their files stay on disk.
+    """Unload the project's adapters it no longer wants loaded (`adapters_wanted`: the live
+    one, the one it is compared with, the `keep` newest); their files stay on disk.
 
     Best effort: an unload that fails is logged, not raised (the switch already happened).
     """
-    from labeling.selectors.head_to_head import comparison_in_use
-
-    adapters = list(project.model_versions.exclude(adapter_path="").order_by("-number"))
-    live = project.model_versions.filter(status=ModelVersion.Status.LIVE).first()
-    comparison = comparison_in_use(project, live=live) if live is not None else None
-    kept = {v.pk for v in adapters[:keep]} | {v.pk for v in (live, comparison) if v is not None}
+    kept = {v.pk for v in adapters_wanted(project, recent=keep)}
+    adapters = project.model_versions.exclude(adapter_path="").order_by("-number")
     old = [v for v in adapters if v.pk not in kept]
     if not old:
         return []
