@@ -1,8 +1,8 @@
 """`python -m bench generation`: completions per second of pre-generation vs one request at a time.
 
-Starts a real vLLM server (serving.launcher, as the test fixture does) with the bundled model,
+Starts a real vLLM server (serving.vllm.launcher, as the test fixture does) with the bundled model,
 or uses BENCH_VLLM_URL when set (a running server: skips the minute of startup). The measured
-path is `serving.concurrent_chat.chat_concurrently`, which the refill task calls, with the same
+path is `serving.vllm.concurrent_chat.chat_concurrently`, which the refill task calls, with the same
 requests the task sends (n completions per prompt, logprobs on to count tokens per choice).
 The baseline asks the same prompts with the same sampling one completion at a time.
 """
@@ -16,8 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from serving.client import ChatResult, Sampling, VLLMClient
-from serving.concurrent_chat import MAX_IN_FLIGHT, ChatJob, chat_concurrently, prompt_messages
+from serving.vllm.client import ChatResult, Sampling, VLLMClient
+from serving.vllm.concurrent_chat import MAX_IN_FLIGHT, ChatJob, chat_concurrently
+from training.engine.prompts import prompt_messages
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_RATIO = 5.0
@@ -47,8 +48,8 @@ def _server():
     """(url, stop): BENCH_VLLM_URL if set, else a fresh local server on a free port."""
     if url := os.environ.get("BENCH_VLLM_URL"):
         return url, lambda: None
-    from serving.bundled_model import prepare
-    from serving.launcher import ServerConfig, VLLMProcess, free_port
+    from serving.vllm.bundled_model import prepare
+    from serving.vllm.launcher import ServerConfig, VLLMProcess, free_port
 
     model_dir = Path(os.environ.get("BASE_MODEL_DIR", ROOT / "var/models/SmolLM2-135M-Instruct"))
     if "BASE_MODEL_DIR" not in os.environ:

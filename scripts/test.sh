@@ -19,6 +19,8 @@ fi
 
 say "ruff"
 .venv/bin/ruff check .
+say "import contracts (.importlinter)"
+.venv/bin/lint-imports
 say "makemigrations --check"
 .venv/bin/python manage.py makemigrations --check --dry-run
 

@@ -1,14 +1,23 @@
+"""Training's admin: model versions (publish, roll back) and training runs (start, follow,
+cancel).
+
+A run starts from labeling's admin ("Start training run…" on a project, "Train on this
+export…" on an export: labeling.admin.training_actions); those actions answer with the start
+page of TrainingRunAdmin below, by its URL name, and every service call happens here.
+"""
+
 from django import forms
-from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 
-from labeling.admin import DatasetExportAdmin, ProjectAdmin
-from labeling.admin_scoping import ProjectScopedAdmin
-from training.models import ModelServer, ModelVersion, TrainingRun
+from labeling.access import administered_only, projects_administered_by
+from labeling.admin.scoping import ProjectScopedAdmin
+from labeling.models import DatasetExport
+from training.models import ModelVersion, TrainingRun
 from training.selectors.runs import run_progress
 from training.services.runs import (
     training_run_cancel,
@@ -52,32 +61,8 @@ class ModelVersionAdmin(ProjectScopedAdmin):
             self.message_user(request, f"{version.served_name} {done}.", messages.SUCCESS)
 
 
-@admin.register(ModelServer)
-class ModelServerAdmin(admin.ModelAdmin):
-    """Read-only: the background worker writes these rows after every check of a server."""
-
-    list_display = [
-        "url",
-        "state",
-        "last_error",
-        "last_checked_at",
-        "last_ok_at",
-        "consecutive_failures",
-        "next_retry_at",
-    ]
-    list_filter = ["state"]
-    search_fields = ["url"]
-    readonly_fields = list_display
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 class TrainingRunStartForm(forms.Form):
-    method = forms.ChoiceField(choices=TrainingRun.Method.choices, initial="dpo")
+    method = forms.ChoiceField(choices=TrainingRun.Method.choices, initial=TrainingRun.Method.DPO)
     snapshot_dir = forms.CharField(
         required=False,
         label="Export snapshot directory",
@@ -101,16 +86,14 @@ class TrainingRunStartForm(forms.Form):
         help_text="Better than the parent: on the held-out rows, compared with the version it "
         "starts from. Reward models are never published.",
     )
+    export = forms.ModelChoiceField(queryset=DatasetExport.objects.none(), required=False)
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["base_version"].queryset = project.model_versions.all()
-        export_model = _dataset_export_model()
-        if export_model is not None:
-            self.fields["export"] = forms.ModelChoiceField(
-                queryset=export_model.objects.filter(project=project, status="done"),
-                required=False,
-            )
+        self.fields["export"].queryset = DatasetExport.objects.filter(
+            project=project, status=DatasetExport.Status.DONE
+        )
 
     def clean_publish(self):
         return self.cleaned_data["publish"] or TrainingRun.Publish.IF_BETTER
@@ -122,97 +105,15 @@ class TrainingRunStartForm(forms.Form):
         return value
 
 
-def _dataset_export_model():
-    try:
-        return apps.get_model("labeling", "DatasetExport")
-    except LookupError:
-        return None
-
-
 # The method that fits each export format, preselected when training starts from an export.
 METHOD_FOR_FORMAT = {
-    "preference": "dpo",
-    "kto": "kto",
-    "alpaca": "sft",
-    "dolly": "sft",
-    "messages": "sft",
-    "text": "cpt",
+    DatasetExport.Format.PREFERENCE: TrainingRun.Method.DPO,
+    DatasetExport.Format.KTO: TrainingRun.Method.KTO,
+    DatasetExport.Format.ALPACA: TrainingRun.Method.SFT,
+    DatasetExport.Format.DOLLY: TrainingRun.Method.SFT,
+    DatasetExport.Format.MESSAGES: TrainingRun.Method.SFT,
+    DatasetExport.Format.TEXT: TrainingRun.Method.CPT,
 }
-
-
-@admin.action(description="Start training run…")
-def start_training_run(modeladmin, request, queryset):
-    """Intermediate form → training_run_create (one project at a time)."""
-    if queryset.count() != 1:
-        modeladmin.message_user(request, "Choose exactly one project.", messages.WARNING)
-        return None
-    project = queryset.get()
-    return _start_form(modeladmin, request, project, action="start_training_run", selected=project)
-
-
-@admin.action(description="Train on this export…")
-def train_on_export(modeladmin, request, queryset):
-    """The same form, with the export and the method that fits its format chosen."""
-    if queryset.count() != 1:
-        modeladmin.message_user(request, "Choose exactly one export.", messages.WARNING)
-        return None
-    export = queryset.select_related("project").get()
-    if export.status != "done":
-        modeladmin.message_user(
-            request, f"Export #{export.pk} is {export.status}, not done.", messages.WARNING
-        )
-        return None
-    initial = {"export": export, "method": METHOD_FOR_FORMAT.get(export.format, "sft")}
-    return _start_form(
-        modeladmin,
-        request,
-        export.project,
-        action="train_on_export",
-        selected=export,
-        initial=initial,
-    )
-
-
-def _start_form(modeladmin, request, project, *, action, selected, initial=None):
-    bound = request.POST if "apply" in request.POST else None
-    form = TrainingRunStartForm(bound, project=project, initial=initial)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            run = training_run_create(
-                project=project,
-                method=data["method"],
-                export=data.get("export"),
-                snapshot_dir=data["snapshot_dir"] or None,
-                base_version=data["base_version"],
-                overrides=data["overrides"],
-                publish=data["publish"],
-                created_by=request.user,
-            )
-        except ValidationError as exc:
-            for message in exc.messages:
-                form.add_error(None, message)
-        else:
-            modeladmin.message_user(request, f"Queued {run}.", messages.SUCCESS)
-            return HttpResponseRedirect(reverse("admin:training_trainingrun_change", args=[run.pk]))
-    opts = modeladmin.model._meta
-    return TemplateResponse(
-        request,
-        "admin/training/start_training_run.html",
-        {
-            **modeladmin.admin_site.each_context(request),
-            "project": project,
-            "form": form,
-            "title": "Start training run",
-            "action": action,
-            "selected": selected.pk,
-            "back_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
-        },
-    )
-
-
-ProjectAdmin.actions = [*(ProjectAdmin.actions or []), start_training_run]
-DatasetExportAdmin.actions = [*(DatasetExportAdmin.actions or []), train_on_export]
 
 
 @admin.register(TrainingRun)
@@ -250,6 +151,85 @@ class TrainingRunAdmin(ProjectScopedAdmin):
 
     def has_add_permission(self, request):
         return False  # runs start from a project: "Start training run…"
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        start = [
+            path(
+                "start/project/<int:project_id>/",
+                wrap(self.start_view),
+                name="training_trainingrun_start",
+            ),
+            path(
+                "start/export/<int:export_id>/",
+                wrap(self.start_from_export_view),
+                name="training_trainingrun_start_from_export",
+            ),
+        ]
+        return [*start, *super().get_urls()]
+
+    def start_view(self, request, project_id):
+        """The page of "Start training run…" on a project (the project admin's action)."""
+        projects = projects_administered_by(user=request.user)
+        project = get_object_or_404(projects, pk=project_id)
+        return self._start_page(
+            request,
+            project,
+            action="start_training_run",
+            selected=project,
+            back="admin:labeling_project_changelist",
+        )
+
+    def start_from_export_view(self, request, export_id):
+        """The same form from a finished export, with the method that fits its format."""
+        done = DatasetExport.objects.filter(status=DatasetExport.Status.DONE)
+        exports = administered_only(done.select_related("project"), user=request.user)
+        export = get_object_or_404(exports, pk=export_id)
+        method = METHOD_FOR_FORMAT.get(export.format, TrainingRun.Method.SFT)
+        return self._start_page(
+            request,
+            export.project,
+            action="train_on_export",
+            selected=export,
+            back="admin:labeling_datasetexport_changelist",
+            initial={"export": export, "method": method},
+        )
+
+    def _start_page(self, request, project, *, action, selected, back, initial=None):
+        """The form until it is valid, then training_run_create and the new run's page."""
+        bound = request.POST if "apply" in request.POST else None
+        form = TrainingRunStartForm(bound, project=project, initial=initial)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                run = training_run_create(
+                    project=project,
+                    method=data["method"],
+                    export=data["export"],
+                    snapshot_dir=data["snapshot_dir"] or None,
+                    base_version=data["base_version"],
+                    overrides=data["overrides"],
+                    publish=data["publish"],
+                    created_by=request.user,
+                )
+            except ValidationError as exc:
+                for message in exc.messages:
+                    form.add_error(None, message)
+            else:
+                self.message_user(request, f"Queued {run}.", messages.SUCCESS)
+                return HttpResponseRedirect(
+                    reverse("admin:training_trainingrun_change", args=[run.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "project": project,
+            "form": form,
+            "title": "Start training run",
+            "action": action,
+            "selected": selected.pk,
+            "back_url": reverse(back),
+        }
+        return TemplateResponse(request, "admin/training/start_training_run.html", context)
 
     def changelist_view(self, request, extra_context=None):
         training_runs_fail_stale()

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from training.engine.schema import METHOD_LABELS
+
 
 class ModelVersion(models.Model):
     """A servable model of one project: the base model (number 0) or a LoRA adapter on it."""
@@ -55,35 +57,6 @@ class ModelVersion(models.Model):
         return bool(self.adapter_path)
 
 
-class ModelServer(models.Model):
-    """What the background worker last saw of one vLLM server, for the admin and the backoff.
-
-    Rows are written only by training.services.model_servers; a URL gets its row on its first
-    check, so the table lists every server the worker has talked to.
-    """
-
-    class State(models.TextChoices):
-        UNKNOWN = "unknown", "Unknown"
-        UP = "up", "Up"
-        DOWN = "down", "Down"
-
-    url = models.CharField(max_length=500, unique=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.UNKNOWN)
-    last_checked_at = models.DateTimeField(null=True, blank=True)
-    last_ok_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    consecutive_failures = models.PositiveIntegerField(default=0)
-    next_retry_at = models.DateTimeField(
-        null=True, blank=True, help_text="While down: no request is sent before this time."
-    )
-
-    class Meta:
-        ordering = ["url"]
-
-    def __str__(self) -> str:
-        return f"{self.url} ({self.get_state_display()})"
-
-
 class TrainingRun(models.Model):
     """One training job: a method on an export snapshot, from a base version, to a candidate
     that its publish policy may make live (`gate` records the decision).
@@ -92,14 +65,13 @@ class TrainingRun(models.Model):
     heartbeat while it trains, so the admin can show a live view and spot a dead worker.
     """
 
-    class Method(models.TextChoices):
-        CPT = "cpt", "Continued pre-training"
-        SFT = "sft", "Supervised fine-tuning"
-        REWARD = "reward", "Reward model"
-        DPO = "dpo", "DPO"
-        KTO = "kto", "KTO"
-        ORPO = "orpo", "ORPO"
-        RLHF = "rlhf", "RLHF (reward model + RLOO/GRPO)"
+    # The engine keeps the one list of methods; TrainingRun.Method.DPO == "dpo" as before.
+    Method = models.TextChoices(
+        "Method",
+        [(name.upper(), (name, label)) for name, label in METHOD_LABELS.items()],
+        module=__name__,
+        qualname="TrainingRun.Method",
+    )
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

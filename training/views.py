@@ -7,17 +7,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from labeling.selectors.projects import projects_administered_by
+from labeling.access import administered_only
 from training.models import TrainingRun
 from training.selectors.runs import run_progress
 from training.services.runs import training_run_cancel
 
 
 def _run_for(request, pk: int) -> TrainingRun:
+    """A run of a project the caller administers; 404 for any other."""
     runs = TrainingRun.objects.select_related("project", "base_version", "result_version")
-    if not request.user.is_superuser:
-        runs = runs.filter(project__in=projects_administered_by(user=request.user))
-    return get_object_or_404(runs, pk=pk)
+    return get_object_or_404(administered_only(runs, user=request.user), pk=pk)
 
 
 def _change_page(run: TrainingRun) -> str:

@@ -8,10 +8,9 @@ from labeling.api.views import (
     imports,
     projects,
     tasks,
-    training,
 )
 
-app_name = "api"
+# Mounted with training.api.urls under one "api" namespace by config.api_urls.
 
 urlpatterns = [
     path("auth/token/", auth.TokenObtainApi.as_view(), name="token"),
@@ -52,36 +51,9 @@ urlpatterns = [
         exports.DatasetExportFileApi.as_view(),
         name="export_file",
     ),
-    # training
-    path(
-        "projects/<slug:slug>/training-runs/",
-        training.TrainingRunListApi.as_view(),
-        name="training_runs",
-    ),
-    path("training-runs/<int:pk>/", training.TrainingRunDetailApi.as_view(), name="training_run"),
-    path(
-        "training-runs/<int:pk>/cancel/",
-        training.TrainingRunCancelApi.as_view(),
-        name="training_run_cancel",
-    ),
-    path(
-        "projects/<slug:slug>/model-versions/",
-        training.ModelVersionListApi.as_view(),
-        name="model_versions",
-    ),
     path(
         "projects/<slug:slug>/model-versions/head-to-head/",
         head_to_head.HeadToHeadApi.as_view(),
         name="head_to_head",
-    ),
-    path(
-        "model-versions/<int:pk>/publish/",
-        training.ModelVersionPublishApi.as_view(),
-        name="model_version_publish",
-    ),
-    path(
-        "model-versions/<int:pk>/rollback/",
-        training.ModelVersionRollbackApi.as_view(),
-        name="model_version_rollback",
     ),
 ]

@@ -15,19 +15,34 @@ chosen side is its demonstration, so only the rejected completion is listed) and
 `model_versions` (the version number of each of those completions, in the same order).
 No column is ever null or an empty list: `datasets` infers the schema from the first 10 MB of a
 JSON Lines file, and a column typed null there fails to load once a later row has a value.
+The prompt itself (a user turn, or the project's text template) is rendered by
+training.engine.prompts, the same functions generation and the trainer use.
 """
 
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass, field
+
+from training.engine.prompts import TextTemplate, prompt_messages, user_content
+
+__all__ = [
+    "KTO_FORMATS",
+    "PREFERENCE_FORMATS",
+    "SFT_FORMATS",
+    "PairShape",
+    "PromptText",
+    "TextTemplate",
+    "annotator_pseudonym",
+    "kto_row",
+    "preference_row",
+    "sft_row",
+    "user_content",
+]
 
 SFT_FORMATS = ("alpaca", "dolly", "messages", "text")
 PREFERENCE_FORMATS = ("preference",)
 KTO_FORMATS = ("kto",)
 
-_PLACEHOLDER = re.compile(r"\{(instruction|input|output)\}")
-_OUTPUT_MARK = "\x00output\x00"
 PSEUDONYM_CHARS = 16
 
 
@@ -37,33 +52,6 @@ def annotator_pseudonym(user_id: int | None, *, key: str) -> str:
         return ""
     digest = hmac.new(key.encode(), f"annotator:{user_id}".encode(), hashlib.sha256)
     return digest.hexdigest()[:PSEUDONYM_CHARS]
-
-
-def user_content(instruction: str, input: str) -> str:
-    """The user turn of a conversation: the instruction, then the input after a blank line."""
-    return f"{instruction}\n\n{input}" if input else instruction
-
-
-@dataclass(frozen=True)
-class TextTemplate:
-    """A project's plain-text layout: `{instruction}`, `{input}`, `{output}` are replaced; a
-    blank-line-separated paragraph holding `{input}` is left out when there is no input."""
-
-    template: str
-
-    def split(self, *, instruction: str, input: str) -> tuple[str, str]:
-        """(the text before the output: the prompt, the text after it)."""
-        paragraphs = self.template.split("\n\n")
-        if not input:
-            paragraphs = [p for p in paragraphs if "{input}" not in p]
-        values = {"instruction": instruction, "input": input, "output": _OUTPUT_MARK}
-        rendered = _PLACEHOLDER.sub(lambda match: values[match.group(1)], "\n\n".join(paragraphs))
-        before, _, after = rendered.partition(_OUTPUT_MARK)
-        return before, after
-
-    def render(self, *, instruction: str, input: str, output: str) -> str:
-        before, after = self.split(instruction=instruction, input=input)
-        return before + output + after
 
 
 @dataclass
@@ -77,7 +65,7 @@ class PromptText:
     _plain: tuple[str, str] | None = field(default=None, repr=False)
 
     def conversation(self) -> list[dict[str, str]]:
-        return [{"role": "user", "content": user_content(self.instruction, self.input)}]
+        return prompt_messages(self.instruction, self.input)
 
     def plain(self, template: TextTemplate) -> tuple[str, str]:
         if self._plain is None:

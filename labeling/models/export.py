@@ -1,3 +1,4 @@
+import uuid
 from pathlib import Path
 
 from django.conf import settings
@@ -9,7 +10,7 @@ from labeling.models.project import Project
 class DatasetExport(models.Model):
     """An immutable dataset snapshot: what was asked for, and the files that came out.
 
-    Written only by labeling.services.exports. The files live under EXPORTS_DIR/<slug>/<id>/
+    Written only by labeling.services.exports. The files live under EXPORTS_DIR/<slug>/<uid>/
     (manifest.json + one file per split); training runs read them, never the live tables.
     """
 
@@ -32,6 +33,12 @@ class DatasetExport(models.Model):
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
+    uid = models.UUIDField(
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text="Names the snapshot directory, so that two databases' exports never meet.",
+    )
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
     format = models.CharField(max_length=16, choices=Format.choices)
     rule = models.CharField(

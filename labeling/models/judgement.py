@@ -6,6 +6,9 @@ from labeling.models.completion import Completion
 from labeling.models.project import TaskKind
 from labeling.models.prompt import Prompt
 
+# The 1-5 scores a rating may carry beside its thumb (Judgement.ratings), in the order shown.
+LIKERT_FIELDS = ("helpful", "honest", "harmless")
+
 
 class Judgement(models.Model):
     """One annotator's verdict on one prompt's completions. Preferences (chosen, rejected)

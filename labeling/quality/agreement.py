@@ -17,7 +17,8 @@ from typing import NamedTuple
 import krippendorff
 import numpy as np
 
-LIKERT_DIMENSIONS = ("helpful", "honest", "harmless")
+from labeling.kinds import Figure, agreement_kinds
+from labeling.models.judgement import LIKERT_FIELDS as LIKERT_DIMENSIONS
 
 
 class JudgementRow(NamedTuple):
@@ -25,7 +26,7 @@ class JudgementRow(NamedTuple):
 
     annotator_id: int
     prompt_id: int
-    kind: str  # rank, compare, rate
+    kind: str  # a judgement kind (labeling.kinds: which figure it counts towards)
     ranking: list[list[int]] | None = None
     choice: str = ""
     left: int | None = None
@@ -71,7 +72,7 @@ def ranking_values(rows: Iterable[JudgementRow]) -> list[Value]:
     return [
         Value(row.annotator_id, (row.prompt_id, completion_id), position)
         for row in rows
-        if row.kind == "rank" and row.ranking
+        if row.kind in agreement_kinds(Figure.RANKING) and row.ranking
         for completion_id, position in rank_positions(row.ranking).items()
     ]
 
@@ -79,7 +80,7 @@ def ranking_values(rows: Iterable[JudgementRow]) -> list[Value]:
 def likert_values(rows: Iterable[JudgementRow]) -> list[Value]:
     values = []
     for row in rows:
-        if row.kind != "rate" or not row.ratings:
+        if row.kind not in agreement_kinds(Figure.LIKERT) or not row.ratings:
             continue
         for key, rating in row.ratings.items():
             for dimension in LIKERT_DIMENSIONS:
@@ -94,7 +95,7 @@ def compare_values(rows: Iterable[JudgementRow]) -> list[Value]:
     """+1: the lower completion id won, -1: the higher, 0: tie (both_bad gives no value)."""
     values = []
     for row in rows:
-        if row.kind != "compare" or row.left is None or row.right is None:
+        if row.kind not in agreement_kinds(Figure.COMPARE) or row.left is None or row.right is None:
             continue
         if row.choice == "tie":
             score = 0.0
@@ -139,7 +140,7 @@ def pairwise_tau(rows: Iterable[JudgementRow]) -> dict[tuple[int, int], Tau]:
     over the completions both ranked, then the mean over prompts."""
     rankings: dict[int, dict[int, dict[int, float]]] = defaultdict(dict)  # prompt -> annotator
     for row in rows:
-        if row.kind == "rank" and row.ranking:
+        if row.kind in agreement_kinds(Figure.RANKING) and row.ranking:
             rankings[row.prompt_id][row.annotator_id] = rank_positions(row.ranking)
     taus: dict[tuple[int, int], list[float]] = defaultdict(list)
     for by_annotator in rankings.values():

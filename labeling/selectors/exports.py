@@ -12,8 +12,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from labeling.access import projects_administered_by
 from labeling.models import Completion, DatasetExport, Demonstration, Judgement, Project, Prompt
-from labeling.selectors.projects import projects_administered_by
 from training.models import ModelVersion
 
 PROMPT_FIELDS = ("pk", "instruction", "input", "category")

@@ -11,10 +11,12 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from labeling.kinds import completion_kinds
 from labeling.models import Completion, Membership, Project, Prompt, Role
-from labeling.selectors.queue import COMPLETION_KINDS, prompts_used_up
+from labeling.selectors.queue import prompts_used_up
+from serving.selectors import model_servers_available, model_servers_retry_at
 from training.models import ModelVersion
-from training.selectors.model_servers import model_servers_available, model_servers_retry_at
+from training.selectors.versions import live_version
 
 # An annotator counts as active when they logged in within this window. The queue work will
 # switch this to the time of their last task activity, which says more than a login does.
@@ -40,27 +42,9 @@ def buffer_target(project: Project) -> int:
     return buffer_target_for(active_annotators=active_annotator_count(project))
 
 
-def live_version(project: Project) -> ModelVersion | None:
-    return ModelVersion.objects.filter(project=project, status=ModelVersion.Status.LIVE).first()
-
-
-def comparison_version(project: Project, *, live: ModelVersion) -> ModelVersion | None:
-    """The version the live one replaced when it went live (recorded since publishing kept
-    track); for older rows the latest retired one, else the live one's parent."""
-    if live.replaced_id is not None:
-        return live.replaced
-    retired = (
-        ModelVersion.objects.filter(project=project, status=ModelVersion.Status.RETIRED)
-        .exclude(pk=live.pk)
-        .order_by("-number")
-        .first()
-    )
-    return retired or live.parent
-
-
 def uses_completions(project: Project) -> bool:
     """False for a project whose task kinds never show completions: nothing to pre-generate."""
-    return any(kind in COMPLETION_KINDS for kind in project.task_kinds)
+    return any(kind in completion_kinds() for kind in project.task_kinds)
 
 
 def _ready_prompts(project: Project, version: ModelVersion) -> QuerySet[Prompt]:

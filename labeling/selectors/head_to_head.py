@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from django.db.models import Count, F, Q
 
-from labeling.models import Completion, Judgement, Project, TaskKind
+from labeling.kinds import head_to_head_kinds
+from labeling.models import Completion, Judgement, Project
 from labeling.quality.head_to_head import HeadToHeadCounts, wilson_interval
-from labeling.selectors.generation import comparison_version, live_version
 from training.models import ModelVersion
+from training.selectors.versions import comparison_in_use, comparison_version, live_version
 
 
 def in_compare_share(prompt_id: int, share: float) -> bool:
@@ -24,14 +25,6 @@ def in_compare_share(prompt_id: int, share: float) -> bool:
         return False
     digest = hashlib.sha256(f"compare:{prompt_id}".encode()).digest()
     return int.from_bytes(digest[:4], "big") / 2**32 < share
-
-
-def comparison_in_use(project: Project, *, live: ModelVersion) -> ModelVersion | None:
-    """The version `live` is being compared with: the one it replaced, while the project
-    compares at all (a share above 0 and compare tasks enabled); else None."""
-    if project.compare_share <= 0 or TaskKind.COMPARE not in (project.task_kinds or []):
-        return None
-    return comparison_version(project, live=live)
 
 
 def head_to_head_prompts(
@@ -91,7 +84,7 @@ def version_head_to_head(project: Project, *, live: ModelVersion | None = None) 
     figures = (
         Judgement.objects.filter(
             prompt__project=project,
-            kind=TaskKind.COMPARE,
+            kind__in=head_to_head_kinds(),
             outcome=Judgement.Outcome.CHOICE,
             left_completion__model_version__in=pair,
             right_completion__model_version__in=pair,

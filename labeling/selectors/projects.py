@@ -16,15 +16,3 @@ def projects_for(*, user: AbstractUser) -> QuerySet[Project]:
     return projects.annotate(
         prompt_count=Count("prompts", distinct=True), my_role=role
     ).order_by("name")
-
-
-def projects_administered_by(*, user: AbstractUser) -> QuerySet[Project]:
-    if user.is_superuser:
-        return Project.objects.all()
-    return Project.objects.filter(memberships__user=user, memberships__role=Role.ADMIN)
-
-
-def role_in(*, user: AbstractUser, project: Project) -> str | None:
-    if user.is_superuser:
-        return Role.ADMIN
-    return project.memberships.filter(user=user).values_list("role", flat=True).first()

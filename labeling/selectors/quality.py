@@ -11,6 +11,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from labeling.exports.derive import choice_votes, ranking_votes
+from labeling.kinds import gold_kinds, judgement_kinds, preference_kinds
 from labeling.models import Completion, Demonstration, Judgement, Project, Prompt, QueueItem
 from labeling.quality.agreement import (
     Alpha,
@@ -32,9 +33,9 @@ from labeling.quality.leaderboard import (
     parent_win_rates,
     version_votes,
 )
-from training.models import ModelVersion
+from serving.models import ModelServer
+from training.models import ModelVersion, TrainingRun
 
-JUDGED_KINDS = ("rank", "compare", "rate")
 BOOTSTRAP_ROUNDS = 200
 
 
@@ -77,7 +78,7 @@ def _judgement_rows(judgements: QuerySet[Judgement]) -> list[JudgementRow]:
 
 
 def _judged(project: Project, since: datetime | None = None) -> QuerySet[Judgement]:
-    judgements = Judgement.objects.filter(prompt__project=project, kind__in=JUDGED_KINDS)
+    judgements = Judgement.objects.filter(prompt__project=project, kind__in=judgement_kinds())
     if since is not None:
         judgements = judgements.filter(created_at__gte=since)
     return judgements.order_by("pk")
@@ -187,7 +188,7 @@ def gold_accuracy_for(project: Project, *, annotator=None) -> list[GoldAccuracy]
             "pk", "gold_verdict"
         )
     )
-    judgements = Judgement.objects.filter(prompt_id__in=verdicts, kind__in=("rank", "compare"))
+    judgements = Judgement.objects.filter(prompt_id__in=verdicts, kind__in=gold_kinds())
     if annotator is not None:
         judgements = judgements.filter(annotator=annotator)
     tally: dict[int, list[int]] = defaultdict(lambda: [0, 0])
@@ -231,7 +232,7 @@ class Leaderboard:
 def leaderboard_for(project: Project, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0):
     """Bradley-Terry scores of the project's model versions from cross-version judgements."""
     judgements = Judgement.objects.filter(
-        prompt__project=project, outcome__in=("ranked", "choice"), kind__in=("rank", "compare")
+        prompt__project=project, outcome__in=("ranked", "choice"), kind__in=preference_kinds()
     ).order_by("pk")
     raw = []
     for pk, annotator_id, ranking, choice, left, right in judgements.values_list(
@@ -324,7 +325,6 @@ def dashboard_for(project: Project, *, now: datetime | None = None) -> Dashboard
     from labeling.quality.charts import bar_chart, line_points, polyline
     from labeling.selectors.generation import generation_status
     from labeling.selectors.head_to_head import version_head_to_head
-    from training.models import ModelServer, TrainingRun
 
     per_hour = judgements_per_hour(project, now=now)
     agreement = agreement_for(project)

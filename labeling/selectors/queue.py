@@ -13,6 +13,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from labeling.kinds import Kind, completion_kinds, gold_kinds, kind_of
 from labeling.models import (
     Assignment,
     Completion,
@@ -23,16 +24,10 @@ from labeling.models import (
     QueueItem,
     TaskKind,
 )
+from serving.selectors import model_servers_available
 from training.models import ModelVersion
-from training.selectors.model_servers import model_servers_available
+from training.selectors.versions import live_version
 
-# Kinds whose tasks show the model's completions, and those that store a judgement or a
-# demonstration.
-COMPLETION_KINDS = (TaskKind.RANK, TaskKind.COMPARE, TaskKind.RATE, TaskKind.EDIT)
-JUDGEMENT_KINDS = (TaskKind.RANK, TaskKind.COMPARE, TaskKind.RATE)
-DEMONSTRATION_KINDS = (TaskKind.WRITE, TaskKind.ANSWER, TaskKind.EDIT)
-# Kinds whose judgements a gold verdict can score (labeling.quality.gold.gold_correct).
-GOLD_KINDS = (TaskKind.RANK, TaskKind.COMPARE)
 # Counts of work left stop here: the page shows "1000+" rather than paying for a full count.
 LEFT_IN_QUEUE_CAP = 1000
 
@@ -66,6 +61,11 @@ class TaskView:
     project_name: str
     project_slug: str
 
+    @property
+    def kind_spec(self) -> Kind:
+        """The task's kind (labeling.kinds): its template, form and shortcuts."""
+        return kind_of(self.kind)
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -75,18 +75,9 @@ class Progress:
     left_is_capped: bool = False  # True when left_in_queue stopped at LEFT_IN_QUEUE_CAP
 
 
-def live_version_of(project: Project) -> ModelVersion | None:
-    """The project's live model version, whose completions the queue shows."""
-    return ModelVersion.objects.filter(project=project, status=ModelVersion.Status.LIVE).first()
-
-
 def completions_needed(*, project: Project, kind: str) -> int:
     """How many completions of the live version a prompt needs before a task of `kind`."""
-    if kind == TaskKind.COMPARE:
-        return 2
-    if kind in COMPLETION_KINDS:
-        return project.completions_per_prompt
-    return 0
+    return kind_of(kind).completions_needed(per_prompt=project.completions_per_prompt)
 
 
 def enabled_kinds(project: Project) -> list[str]:
@@ -131,7 +122,7 @@ def open_items(
     items = QueueItem.objects.filter(
         project=project, kind=kind, model_version=version, taken__lt=project.overlap
     ).filter(~Exists(Assignment.objects.filter(annotator=annotator, item=OuterRef("pk"))))
-    if kind == TaskKind.ANSWER:  # whoever wrote a prompt already gave its answer
+    if kind_of(kind).skip_if_demonstrated:  # whoever wrote a prompt already gave its answer
         items = items.filter(
             ~Exists(Demonstration.objects.filter(prompt=OuterRef("prompt"), author=annotator))
         )
@@ -148,7 +139,7 @@ def gold_prompts_scoring(
         best=Cast(KT("gold_verdict__best_completion"), BigIntegerField())
     )
     best_shown = Q(Exists(Completion.objects.filter(pk=OuterRef("best"), model_version=version)))
-    if kind == TaskKind.COMPARE:
+    if "choice" in kind_of(kind).gold_verdicts:
         return prompts.filter(best_shown | Q(best__isnull=True))
     return prompts.filter(best_shown)
 
@@ -160,7 +151,7 @@ def gold_items(
     gold in (gold_share above 0): those of gold prompts whose verdict can score them. Head to
     head items are left out: extra votes on a few prompts would tilt the versions' win rate.
     """
-    if project.gold_share <= 0 or kind not in GOLD_KINDS or version is None:
+    if project.gold_share <= 0 or kind not in gold_kinds() or version is None:
         return QueueItem.objects.none()
     # Driven from the few gold prompts (their partial index, then the item's unique one) to
     # item ids: filtering items by prompt instead lets SQLite scan the version's items.
@@ -198,7 +189,7 @@ def task_view(*, assignment: Assignment) -> TaskView:
         token=str(assignment.token),
         prompt=(
             PromptView(instruction=prompt.instruction, input=prompt.input, category=prompt.category)
-            if prompt is not None and assignment.kind != TaskKind.WRITE
+            if prompt is not None and not kind_of(assignment.kind).writes_prompt
             else None
         ),
         completions=completions,
@@ -234,12 +225,13 @@ def annotator_progress(*, annotator: AbstractBaseUser, project: Project) -> Prog
 def _left_in_queue(*, project: Project, annotator: AbstractBaseUser) -> int:
     """Open items the annotator never had (gold items past the overlap too), plus work past
     the feed cursors (approximate)."""
-    kinds = [kind for kind in enabled_kinds(project) if kind != TaskKind.WRITE]
-    with_completions = [kind for kind in kinds if kind in COMPLETION_KINDS]
-    live = live_version_of(project) if with_completions else None
+    kinds = [kind for kind in enabled_kinds(project) if kind_of(kind).queued]
+    with_completions = [kind for kind in kinds if kind in completion_kinds()]
+    from_prompts = [kind for kind in kinds if kind not in completion_kinds()]
+    live = live_version(project) if with_completions else None
     if live is None:
         with_completions = []
-    counted = with_completions + ([TaskKind.ANSWER] if TaskKind.ANSWER in kinds else [])
+    counted = with_completions + from_prompts
     if not counted:
         return 0
     cap = LEFT_IN_QUEUE_CAP
@@ -261,8 +253,8 @@ def _left_in_queue(*, project: Project, annotator: AbstractBaseUser) -> int:
         .filter(Q(model_version=live) | Q(model_version__isnull=True))
         .values_list("kind", "seen")
     }
-    if TaskKind.ANSWER in kinds:
-        ahead = Prompt.objects.filter(project=project, pk__gt=seen.get(TaskKind.ANSWER, 0))
+    for kind in from_prompts:
+        ahead = Prompt.objects.filter(project=project, pk__gt=seen.get(kind, 0))
         left += ahead[:cap].count()
     if with_completions:
         # Completions the queue has not reached, n to a prompt, one task per enabled kind.
@@ -288,16 +280,17 @@ def queue_notice(project: Project, *, annotator: AbstractBaseUser | None = None)
 
     With `annotator`, work this annotator has already done does not count as available.
     """
-    kinds = [kind for kind in enabled_kinds(project) if kind in COMPLETION_KINDS]
+    kinds = [kind for kind in enabled_kinds(project) if kind in completion_kinds()]
     if not kinds:
         return None
-    live = live_version_of(project)
+    live = live_version(project)
     if live is not None and _completion_work_exists(
         project=project, kinds=kinds, version=live, annotator=annotator
     ):
         return None
-    fallback = {TaskKind.WRITE: "writing", TaskKind.ANSWER: "answering"}
-    others = [fallback[kind] for kind in enabled_kinds(project) if kind in fallback]
+    # The kinds that need no model, as the notice names their tasks ("writing").
+    others = [kind_of(kind).activity for kind in enabled_kinds(project)]
+    others = [activity for activity in others if activity]
     meanwhile = (
         f" Meanwhile you get {' and '.join(others)} tasks."
         if others
@@ -339,7 +332,7 @@ def prompts_used_up(*, project: Project, version: ModelVersion) -> QuerySet:
     """Ids of prompts whose completions of `version` need no more judging: every enabled kind
     that shows completions has all its overlap taken. The generation buffer can leave them out.
     """
-    kinds = [kind for kind in enabled_kinds(project) if kind in COMPLETION_KINDS]
+    kinds = [kind for kind in enabled_kinds(project) if kind in completion_kinds()]
     return (
         QueueItem.objects.filter(
             project=project, model_version=version, kind__in=kinds, taken__gte=project.overlap

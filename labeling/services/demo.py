@@ -24,6 +24,7 @@ from django.utils import timezone
 from labeling.demo.completions import OFF_TOPIC, PARTIAL, VAGUE, canned_completions
 from labeling.demo.guidelines import DEMO_GUIDELINES
 from labeling.demo.prompts import DEMO_PROMPTS, DemoPrompt
+from labeling.kinds import Shows, judgement_kinds, kind_of
 from labeling.models import (
     Assignment,
     Completion,
@@ -228,7 +229,6 @@ def demo_accounts_ensure(*, project: Project, passwords: dict[str, str]) -> list
 
 # --- synthetic judgements over canned completions -------------------------------------------
 
-JUDGED_KINDS = (TaskKind.RANK, TaskKind.COMPARE, TaskKind.RATE)
 CANNED_REQUEST = "demo-canned"
 
 
@@ -298,7 +298,11 @@ def demo_judgements_add(*, project: Project, count: int) -> int:
         )
         .order_by("username")
     )
-    kinds = [kind for kind in JUDGED_KINDS if kind in project.task_kinds]
+    kinds = [
+        kind
+        for kind in judgement_kinds()
+        if kind in project.task_kinds and kind in SYNTHETIC_VERDICTS
+    ]
     created = 0
     for turn, (prompt_id, quality) in enumerate(qualities.items()):
         if len(quality) < project.completions_per_prompt:
@@ -326,7 +330,8 @@ def _synthetic_judgement_create(*, project: Project, item: QueueItem, annotator,
     rng = random.Random(f"demo:{item.prompt_id}:{item.kind}:{annotator.pk}")
     shown = sorted(quality)
     rng.shuffle(shown)
-    if item.kind == TaskKind.COMPARE:
+    pair = kind_of(item.kind).shows is Shows.PAIR
+    if pair:
         shown = shown[:2]
     now = timezone.now()
     time_spent_ms = rng.randint(8_000, 90_000)
@@ -338,8 +343,8 @@ def _synthetic_judgement_create(*, project: Project, item: QueueItem, annotator,
         kind=item.kind,
         status=Assignment.Status.SUBMITTED,
         completion_ids=shown,
-        left_completion_id=shown[0] if item.kind == TaskKind.COMPARE else None,
-        right_completion_id=shown[1] if item.kind == TaskKind.COMPARE else None,
+        left_completion_id=shown[0] if pair else None,
+        right_completion_id=shown[1] if pair else None,
         expires_at=now,
         submitted_at=now,
         time_spent_ms=time_spent_ms,
@@ -365,31 +370,46 @@ def _synthetic_verdict(kind: str, shown: list[int], quality: dict[int, int], rng
     ties."""
     score = {pk: -quality[pk] + rng.gauss(0, 0.7) for pk in shown}
     verdict = {"outcome": None, "ranking": None, "choice": None, "ratings": None, "reason": ""}
-    if kind == TaskKind.RANK:
-        if rng.random() < 0.04:
-            verdict["outcome"] = Judgement.Outcome.NONE_ACCEPTABLE
-            verdict["reason"] = "None of them really answers the question."
-            return verdict
-        ordered = sorted(shown, key=lambda pk: -score[pk])
-        groups = [[ordered[0]]]
-        for previous, pk in itertools.pairwise(ordered):
-            if score[previous] - score[pk] < 0.15:
-                groups[-1].append(pk)  # too close to call: a tie
-            else:
-                groups.append([pk])
-        verdict["ranking"] = groups
-    elif kind == TaskKind.COMPARE:
-        left, right = shown
-        if min(quality[left], quality[right]) >= VAGUE and rng.random() < 0.5:
-            verdict["choice"] = Judgement.Choice.BOTH_BAD
-        elif abs(score[left] - score[right]) < 0.2:
-            verdict["choice"] = Judgement.Choice.TIE
-        else:
-            better_left = score[left] > score[right]
-            verdict["choice"] = Judgement.Choice.A if better_left else Judgement.Choice.B
-    else:
-        verdict["ratings"] = {pk: _synthetic_rating(quality[pk], score[pk], rng) for pk in shown}
+    verdict.update(SYNTHETIC_VERDICTS[kind](shown, quality, score, rng))
     return verdict
+
+
+def _synthetic_ranking(shown: list[int], quality: dict[int, int], score: dict, rng) -> dict:
+    if rng.random() < 0.04:
+        return {
+            "outcome": Judgement.Outcome.NONE_ACCEPTABLE,
+            "reason": "None of them really answers the question.",
+        }
+    ordered = sorted(shown, key=lambda pk: -score[pk])
+    groups = [[ordered[0]]]
+    for previous, pk in itertools.pairwise(ordered):
+        if score[previous] - score[pk] < 0.15:
+            groups[-1].append(pk)  # too close to call: a tie
+        else:
+            groups.append([pk])
+    return {"ranking": groups}
+
+
+def _synthetic_choice(shown: list[int], quality: dict[int, int], score: dict, rng) -> dict:
+    left, right = shown
+    if min(quality[left], quality[right]) >= VAGUE and rng.random() < 0.5:
+        return {"choice": Judgement.Choice.BOTH_BAD}
+    if abs(score[left] - score[right]) < 0.2:
+        return {"choice": Judgement.Choice.TIE}
+    better_left = score[left] > score[right]
+    return {"choice": Judgement.Choice.A if better_left else Judgement.Choice.B}
+
+
+def _synthetic_ratings(shown: list[int], quality: dict[int, int], score: dict, rng) -> dict:
+    return {"ratings": {pk: _synthetic_rating(quality[pk], score[pk], rng) for pk in shown}}
+
+
+# How the synthetic annotator judges each kind; kinds not named here get no demo judgements.
+SYNTHETIC_VERDICTS = {
+    TaskKind.RANK: _synthetic_ranking,
+    TaskKind.COMPARE: _synthetic_choice,
+    TaskKind.RATE: _synthetic_ratings,
+}
 
 
 def _synthetic_rating(quality: int, score: float, rng) -> dict:

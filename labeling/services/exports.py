@@ -11,6 +11,7 @@ for STALE_AFTER_S, marks it failed and removes what it left on disk.
 import logging
 import shutil
 import subprocess
+import uuid
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.refusals import Refusal, RefusalCode
 from labeling.exports.formats import annotator_pseudonym
 from labeling.exports.pipeline import ExportSpec, export_stream
 from labeling.exports.snapshot import (
@@ -49,8 +51,10 @@ STALE_ERROR = (
 )
 
 
-class DatasetExportRefused(Exception):
+class DatasetExportRefused(Refusal):
     """The export cannot do what was asked in the state it is in (the API answers 409)."""
+
+    default_code = RefusalCode.EXPORT_NOT_ALLOWED
 
 
 @transaction.atomic
@@ -204,7 +208,9 @@ def dataset_export_copy(*, export: DatasetExport, destination: Path) -> Path:
 
 
 def snapshot_directory(export: DatasetExport) -> Path:
-    return Path(settings.EXPORTS_DIR) / export.project.slug / str(export.pk)
+    """Named by the export's UUID, not its id: ids start again at 1 after a database reset,
+    and a snapshot directory, once written, is never written again."""
+    return Path(settings.EXPORTS_DIR) / export.project.slug / str(export.uid)
 
 
 def _snapshot_write(*, export: DatasetExport) -> dict:
@@ -287,19 +293,21 @@ def _snapshot_remove(export: DatasetExport) -> None:
 def _partial_directories_sweep() -> None:
     """Remove temporary snapshot directories whose export is not running any more. A directory
     seen here of an export that then finishes was renamed away: removing it does nothing."""
-    found: dict[int, list[Path]] = {}
+    found: dict[uuid.UUID, list[Path]] = {}
     for path in Path(settings.EXPORTS_DIR).glob(f"*/.*{PARTIAL_MARK}*"):
-        pk = path.name[1:].partition(PARTIAL_MARK)[0]
-        if pk.isdigit():
-            found.setdefault(int(pk), []).append(path)
+        try:
+            uid = uuid.UUID(path.name[1:].partition(PARTIAL_MARK)[0])
+        except ValueError:  # not a snapshot's temporary directory
+            continue
+        found.setdefault(uid, []).append(path)
     if not found:
         return
     active = (DatasetExport.Status.PENDING, DatasetExport.Status.RUNNING)
     alive = set(
-        DatasetExport.objects.filter(pk__in=found, status__in=active).values_list("pk", flat=True)
+        DatasetExport.objects.filter(uid__in=found, status__in=active).values_list("uid", flat=True)
     )
-    for pk, paths in found.items():
-        if pk not in alive:
+    for uid, paths in found.items():
+        if uid not in alive:
             for path in paths:
                 shutil.rmtree(path, ignore_errors=True)
 

@@ -14,27 +14,28 @@ from dataclasses import asdict, dataclass
 
 from django.db import transaction
 
-from labeling.model_servers import send_seed, server_pool, server_urls
 from labeling.models import Completion, Project, Prompt
 from labeling.selectors.generation import (
     buffer_target,
     buffered_prompt_count,
-    live_version,
     prompts_needing_completions,
     uses_completions,
 )
-from labeling.selectors.head_to_head import comparison_in_use, in_compare_share
-from serving.client import BadRequest, ChatResult, Sampling, ServerPool
-from serving.concurrent_chat import (
+from labeling.selectors.head_to_head import in_compare_share
+from serving.config import send_seed, server_pool, server_urls
+from serving.models import ModelServer
+from serving.selectors import model_servers_available, model_servers_retry_at
+from serving.services import model_server_record_failure, model_server_record_ok
+from serving.vllm.client import BadRequest, ChatResult, Sampling, ServerPool
+from serving.vllm.concurrent_chat import (
     ChatJob,
     ChatOutcome,
     chat_concurrently,
     choice_completion_tokens,
-    prompt_messages,
 )
-from training.models import ModelServer, ModelVersion
-from training.selectors.model_servers import model_servers_available, model_servers_retry_at
-from training.services.model_servers import model_server_record_failure, model_server_record_ok
+from training.engine.prompts import prompt_messages
+from training.models import ModelVersion
+from training.selectors.versions import comparison_in_use, live_version
 
 logger = logging.getLogger(__name__)
 

@@ -12,16 +12,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 
-from labeling.model_servers import server_urls
 from labeling.models import Project
 from labeling.selectors.generation import (
     buffer_target,
     buffered_prompt_count,
-    live_version,
     uses_completions,
 )
 from labeling.services.generation import completions_refill, model_servers_probe
-from training.selectors.model_servers import model_servers_retry_at
+from serving.config import server_urls
+from serving.selectors import model_servers_retry_at
+from training.selectors.versions import live_version
 
 logger = logging.getLogger(__name__)
 

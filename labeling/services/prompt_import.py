@@ -18,6 +18,7 @@ from pathlib import Path
 from django.db import transaction
 from django.db.models import Max
 
+from core.refusals import Refusal, RefusalCode
 from labeling.imports.formats import Format, RowError, format_detect, records_read
 from labeling.imports.validation import ImportRow, row_validate
 from labeling.models import Demonstration, Project, Prompt
@@ -68,20 +69,32 @@ class ImportReport:
         )
 
 
-class PromptImportRejected(Exception):
-    """An all-or-nothing import met invalid rows, so nothing was written."""
+class PromptImportRejected(Refusal):
+    """An all-or-nothing import met invalid rows, so nothing was written.
+
+    `message` is the summary line (the API's `detail`); str() adds the rows' errors, as the
+    command line and the import job show them.
+    """
+
+    default_code = RefusalCode.IMPORT_INVALID_ROWS
+    http_status = 400  # the file is at fault, not the project's state
 
     def __init__(self, report: ImportReport) -> None:
         self.report = report
-        super().__init__(
-            "\n".join(
-                [
-                    f"Nothing imported: {_plural(report.invalid, 'invalid row')} "
-                    f"in {report.file_name}.",
-                    *(f"  {line}" for line in report.error_lines()),
-                ]
-            )
+        self.text = "\n".join(
+            [
+                f"Nothing imported: {_plural(report.invalid, 'invalid row')} "
+                f"in {report.file_name}.",
+                *(f"  {line}" for line in report.error_lines()),
+            ]
         )
+        super().__init__(self.text.splitlines()[0])
+
+    def __str__(self) -> str:
+        return self.text
+
+    def details(self) -> dict:
+        return {"invalid_rows": self.report.invalid, "errors": self.report.error_lines()}
 
 
 def prompts_import(

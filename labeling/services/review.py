@@ -12,17 +12,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from labeling.models import Demonstration, Role
-from labeling.selectors.projects import role_in
+from labeling.access import REVIEWER_ROLES, role_in
+from labeling.models import Demonstration
 
 
 class Decision(StrEnum):
     ACCEPT = "accept"
     REJECT = "reject"
     CORRECT = "correct"
-
-
-REVIEWER_ROLES = (Role.REVIEWER, Role.ADMIN)
 
 
 @transaction.atomic

@@ -43,9 +43,8 @@
     currentTask = task;
     const spent = $("[data-time-spent]", task);
     shownAt = performance.now() - (Number(spent?.value) || 0);
-    rankMarksUpdate();
     reasonUpdate();
-    rateCursorUpdate();
+    handlerOf(task.dataset.kind).appeared?.(task);
     focusFirst(task);
     task.dataset.ready = "true"; // the keyboard is live (browser tests wait for this)
   }
@@ -54,13 +53,8 @@
     if ($("dialog[open]")) return;
     const hasErrors = Boolean($(".errors", task));
     if (hasErrors && task.contains(document.activeElement)) return; // htmx kept the focus
-    const kind = task.dataset.kind;
     let target = $("[data-autofocus]", task);
-    if (!target && (kind === "rank" || kind === "rate")) {
-      const cards = completions();
-      target = cards.find((card) => !cardIsDone(card)) || cards[0];
-    }
-    if (!target && kind === "compare") target = $("[data-choices] input:checked", task);
+    if (!target) target = handlerOf(task.dataset.kind).focusTarget?.(task);
     if (!target) target = taskForm();
     if (!target) return;
     target.focus({ preventScroll: true });
@@ -72,9 +66,10 @@
     if (top.getBoundingClientRect().top < 0) top.scrollIntoView({ block: "start" });
   }
 
-  function cardIsDone(card) {
-    if (taskKind() === "rank") return Boolean($("[data-rank-input]", card)?.value);
-    return Boolean($("[data-thumb]:checked", card));
+  // The first answer the annotator has not done yet (else the first one), by the kind's rule.
+  function firstOpenCard(isDone) {
+    const cards = completions();
+    return cards.find((card) => !isDone(card)) || cards[0];
   }
 
   // --- time spent: set just before any form of the task is sent -------------------------
@@ -89,6 +84,8 @@
   );
 
   // --- rank ------------------------------------------------------------------------------
+
+  const rankCardDone = (card) => Boolean($("[data-rank-input]", card)?.value);
 
   function rankSet(card, value) {
     const input = $("[data-rank-input]", card);
@@ -113,6 +110,8 @@
   }
 
   // --- rate ------------------------------------------------------------------------------
+
+  const rateCardDone = (card) => Boolean($("[data-thumb]:checked", card));
 
   // The 1-5 scale a digit goes to: the one holding the focus, else the card's first unset one.
   function scoreRow(card) {
@@ -219,7 +218,7 @@
 
   function onRankKey(key, card, event) {
     if (/^[1-9]$/.test(key)) {
-      card = card || completions().find((c) => !cardIsDone(c));
+      card = card || completions().find((c) => !rankCardDone(c));
       if (!card) return false;
       rankSet(card, key);
       move(card, 1);
@@ -268,6 +267,31 @@
     return false;
   }
 
+  // --- the kinds: one handler per task kind (labeling/kinds/<kind>.py names the same kind) --
+  // Each may give appeared(task): a task of the kind is shown; focusTarget(task): what takes
+  // the focus when nothing has data-autofocus; onKey(key, card, event): a key no shortcut of
+  // every task took, true when it handled it. The typed kinds need none of them.
+
+  const KIND_HANDLERS = {
+    write: {},
+    answer: {},
+    rank: {
+      appeared: rankMarksUpdate,
+      focusTarget: () => firstOpenCard(rankCardDone),
+      onKey: onRankKey,
+    },
+    compare: {
+      focusTarget: (task) => $("[data-choices] input:checked", task),
+    },
+    rate: {
+      appeared: rateCursorUpdate,
+      focusTarget: () => firstOpenCard(rateCardDone),
+      onKey: onRateKey,
+    },
+    edit: {},
+  };
+  const handlerOf = (kind) => KIND_HANDLERS[kind] || {};
+
   document.addEventListener("keydown", (event) => {
     if (event.isComposing || event.defaultPrevented) return;
     if (event.keyCode === 229 && isTextField(event.target)) return; // an IME is composing
@@ -300,11 +324,7 @@
       return;
     }
     const card = event.target.closest?.("[data-completion]") || null;
-    const kind = taskKind();
-    const handled =
-      (kind === "rank" && onRankKey(key, card, event)) ||
-      (kind === "rate" && onRateKey(key, card, event));
-    if (handled) event.preventDefault();
+    if (handlerOf(taskKind()).onKey?.(key, card, event)) event.preventDefault();
   });
 
   document.addEventListener("change", (event) => {

@@ -9,7 +9,9 @@ import pytest
 import schemathesis
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.urls import reverse
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
@@ -20,6 +22,18 @@ from labeling.services.queue import judgement_submit, task_next
 from tests.api.conftest import client_for
 
 pytestmark = pytest.mark.django_db(transaction=False)
+
+
+@pytest.fixture(autouse=True)
+def _connections_kept_open():
+    """The WSGI app closes "old" database connections as each request starts and ends, which
+    closes the test's own transaction on a file database; Django's test client turns that off
+    for its requests, and so must these (they go through the WSGI app itself)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

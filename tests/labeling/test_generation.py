@@ -18,21 +18,22 @@ from labeling.selectors.generation import (
     buffer_target_for,
     buffered_prompt_count,
     generation_status,
-    live_version,
 )
 from labeling.services.generation import completion_jobs, completions_refill, in_compare_share
 from labeling.services.generation_schedule import generation_tick_schedule
 from labeling.services.projects import membership_grant, project_create
 from labeling.services.prompts import prompt_create
 from labeling.tasks import generation_tick
-from training.models import ModelServer, ModelVersion
-from training.selectors.model_servers import model_servers_available, model_servers_retry_at
-from training.services.model_servers import (
+from serving.models import ModelServer
+from serving.selectors import model_servers_available, model_servers_retry_at
+from serving.services import (
     BACKOFF_MAX_S,
     backoff_delay,
     model_server_record_failure,
     model_server_record_ok,
 )
+from training.models import ModelVersion
+from training.selectors.versions import live_version
 
 pytestmark = pytest.mark.django_db
 
@@ -155,11 +156,15 @@ def test_admin_shows_each_server_state_and_last_error(client):
     admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(admin)
 
-    page = client.get("/admin/training/modelserver/").content.decode()
+    page = client.get("/admin/serving/modelserver/").content.decode()
 
     assert "http://gpu-1:8000" in page and "http://gpu-2:8000" in page
     assert "Down" in page and "Up" in page and "ServerUnavailable: timed out" in page
-    assert client.get("/admin/training/modelserver/add/").status_code == 403
+    assert client.get("/admin/serving/modelserver/add/").status_code == 403
+    # The address from before ModelServer moved to the serving app still leads there.
+    assert client.get("/admin/training/modelserver/?state=down").url == (
+        "/admin/serving/modelserver/?state=down"
+    )
 
 
 def test_compare_share_sends_the_replaced_version_too(settings):

@@ -9,7 +9,6 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from labeling.model_servers import adapters_to_serve
 from labeling.models import Completion, Judgement, Role
 from labeling.quality.head_to_head import wilson_interval
 from labeling.selectors.head_to_head import in_compare_share, version_head_to_head
@@ -21,6 +20,7 @@ from labeling.services.queue import judgement_submit, task_next
 from tests.factories import CompletionFactory, ProjectFactory, PromptFactory, UserFactory
 from tests.labeling.exports.builders import compare, judgement
 from training.models import ModelVersion
+from training.selectors.versions import adapters_to_serve
 from training.services import versions
 
 pytestmark = pytest.mark.django_db

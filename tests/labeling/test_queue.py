@@ -1,15 +1,15 @@
 """The annotation queue: who gets which task, how often, and what a submission records."""
 
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, OperationalError, connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
+from core.refusals import Refusal, RefusalCode
 from labeling.models import Assignment, Demonstration, Judgement, Prompt, QueueItem, TaskKind
 from labeling.selectors.queue import annotator_progress, queue_notice, task_view
 from labeling.services import queue
@@ -112,8 +112,8 @@ def test_kinds_needing_completions_are_skipped_while_none_are_ready():
 
 
 def test_a_model_server_that_is_down_is_named_in_the_notice():
-    from labeling.model_servers import server_urls
-    from training.models import ModelServer
+    from serving.config import server_urls
+    from serving.models import ModelServer
 
     project = _project(kinds=["compare", "write"], n=2)
     for url in server_urls():
@@ -374,6 +374,33 @@ def test_someone_elses_or_an_unknown_token_is_refused():
         task_skip(token="not-a-token", annotator=UserFactory(), reason="")
 
 
+def test_each_refusal_carries_its_code():
+    project = _project(kinds=["answer", "rank"], completions=2)
+    user = UserFactory()
+    answer = task_next(annotator=user, project=project)
+    assert answer.kind == "answer"
+    cases = [
+        (lambda: task_skip(token="not-a-token", annotator=user, reason=""), "unknown_task"),
+        (
+            lambda: task_skip(token=answer.token, annotator=UserFactory(), reason=""),
+            "not_yours",
+        ),
+        (
+            lambda: judgement_submit(token=answer.token, annotator=user, time_spent_ms=1),
+            "wrong_submission",
+        ),
+    ]
+    for call, code in cases:
+        with pytest.raises(SubmissionRefused) as refused:
+            call()
+        assert refused.value.code == code
+    task_skip(token=answer.token, annotator=user, reason="not mine")
+    with pytest.raises(SubmissionRefused) as refused:
+        demonstration_submit(token=answer.token, annotator=user, output="x", time_spent_ms=1)
+    assert refused.value.code == RefusalCode.TASK_SKIPPED
+    assert isinstance(refused.value, Refusal)
+
+
 def test_ranking_allows_ties_and_needs_every_completion_once():
     project = _project(kinds=["rank"], completions=4, n=4)
     user = UserFactory()
@@ -513,20 +540,6 @@ def test_progress_counts_done_and_left():
 # --- concurrency ------------------------------------------------------------------------
 
 
-def _retried(service, **kwargs):
-    """Call a service, retrying where SQLite's shared-cache test database says "table is
-    locked" (the in-memory test database does not wait as the file database in WAL mode
-    does); each call is one transaction, so a retry starts clean. PostgreSQL never retries."""
-    for _ in range(200):
-        try:
-            return service(**kwargs)
-        except OperationalError as error:
-            if connection.vendor != "sqlite" or "locked" not in str(error):
-                raise
-            time.sleep(0.005)
-    return service(**kwargs)
-
-
 def _work_at_once(project, annotators) -> None:
     """The annotators start together, each in a thread of its own, and take and submit tasks
     until none is left; fails with the first error any of them met."""
@@ -536,8 +549,8 @@ def _work_at_once(project, annotators) -> None:
     def work(user):
         try:
             start.wait()
-            while (assignment := _retried(task_next, annotator=user, project=project)) is not None:
-                _retried(_submit, assignment=assignment, user=user)
+            while (assignment := task_next(annotator=user, project=project)) is not None:
+                _submit(assignment=assignment, user=user)
         except Exception as error:  # reported below, with the thread's traceback
             errors.append(error)
         finally:

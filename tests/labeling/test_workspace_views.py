@@ -334,7 +334,7 @@ def test_model_output_is_escaped(client):
 def test_the_server_down_message_shows_while_writing_tasks_are_served(client, monkeypatch):
     project = _project(kinds=["rank", "write"], prompts=0)
     _annotator(client, project)
-    monkeypatch.setattr("labeling.views_workspace.model_servers_available", lambda: False)
+    monkeypatch.setattr("labeling.views.workspace.model_servers_available", lambda: False)
     html = client.get(_url(project)).content.decode()
     assert "The model server is not answering; here are writing tasks meanwhile." in html
     assert 'name="instruction"' in html

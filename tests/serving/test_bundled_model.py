@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from serving.bundled_model import EOS_TOKEN, MARKER, PrepareError, Source, prepare
+from serving.vllm.bundled_model import EOS_TOKEN, MARKER, PrepareError, Source, prepare
 
 
 def test_preparing_twice_is_idempotent_and_fast(base_model_dir):

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from serving.client import (
+from serving.vllm.client import (
     BadRequest,
     PoolError,
     Sampling,
@@ -21,7 +21,7 @@ from serving.client import (
     ServerUnavailable,
     VLLMClient,
 )
-from serving.launcher import free_port
+from serving.vllm.launcher import free_port
 
 MESSAGES = [{"role": "user", "content": "Say hi."}]
 

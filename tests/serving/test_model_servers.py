@@ -5,10 +5,12 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from labeling import model_servers
-from labeling.model_servers import ServedAdapter, adapters_to_serve, send_seed, server_urls
+from labeling.models import TaskKind
+from serving import config
+from serving.config import send_seed, server_urls
 from tests.factories import ProjectFactory
 from training.models import ModelVersion
+from training.selectors.versions import COMPARE_KIND, ServedAdapter, adapters_to_serve
 
 
 def version(project, number, status=ModelVersion.Status.CANDIDATE):
@@ -50,10 +52,10 @@ def test_local_cpu_server_gets_no_seeds_and_configured_servers_follow_the_settin
 ):
     settings.VLLM_URLS = []
     settings.VLLM_PORT = 8100
-    monkeypatch.setattr(model_servers, "_local_server_is_cpu", lambda python: True)
+    monkeypatch.setattr(config, "_local_server_is_cpu", lambda python: True)
     assert server_urls() == ["http://127.0.0.1:8100"]
     assert send_seed() is False
-    assert model_servers.server_pool().clients[0].send_seed is False
+    assert config.server_pool().clients[0].send_seed is False
 
     settings.VLLM_URLS = ["http://gpu-1:8000", "http://gpu-2:8000"]
     settings.VLLM_SEND_SEED = True
@@ -68,3 +70,9 @@ def test_serve_model_starts_nothing_when_servers_are_configured(settings):
     out = StringIO()
     call_command("serve_model", stdout=out)
     assert "using the configured servers: http://gpu-1:8000" in out.getvalue()
+
+
+def test_versions_know_the_compare_kind_by_the_value_labeling_stores():
+    # training.selectors.versions sits below labeling and cannot import TaskKind; if the
+    # value drifted, head-to-head comparisons would silently stop loading their adapter.
+    assert TaskKind.COMPARE == COMPARE_KIND

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from serving.client import Sampling, ServingError, VLLMClient
-from serving.launcher import Supervisor
+from serving.vllm.client import Sampling, ServingError, VLLMClient
+from serving.vllm.launcher import Supervisor
 from tests.fixtures.vllm import vllm_server_config
 
 pytestmark = pytest.mark.vllm

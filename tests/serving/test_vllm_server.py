@@ -2,7 +2,7 @@
 
 import pytest
 
-from serving.client import BadRequest, Sampling
+from serving.vllm.client import BadRequest, Sampling
 
 pytestmark = pytest.mark.vllm
 

@@ -12,9 +12,9 @@ from labeling.selectors.head_to_head import version_head_to_head
 from labeling.services import generation
 from labeling.services.exports import dataset_export_create, dataset_export_run
 from labeling.services.queue import judgement_submit, task_next
-from serving.client import Sampling
-from serving.concurrent_chat import prompt_messages
+from serving.vllm.client import Sampling
 from tests.factories import ProjectFactory, PromptFactory, UserFactory, split_seed
+from training.engine.prompts import prompt_messages
 from training.models import ModelVersion, TrainingRun
 from training.services.runs import training_run_create, training_run_execute
 from training.services.versions import model_version_rollback

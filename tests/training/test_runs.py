@@ -12,6 +12,7 @@ from django.utils import timezone
 from tests.factories import ProjectFactory, UserFactory
 from tests.training.engine import snapshots as S
 from training.models import ModelVersion, TrainingRun
+from training.selectors.versions import comparison_version
 from training.services import runs
 from training.services.runs import (
     training_run_cancel,
@@ -195,8 +196,6 @@ def test_rollback_to_the_base_needs_no_server(project, tmp_path, settings):
 
 
 def test_each_live_version_is_compared_with_the_one_it_replaced(project):
-    from labeling.selectors.generation import comparison_version
-
     base = live(project)
     v1, v2, v3 = (
         ModelVersion.objects.create(  # full-weight versions: no adapter, no server involved

@@ -35,22 +35,12 @@ def train(
 ) -> recipe.TrainResult:
     snapshot, out = recipe.begin(config, METHOD, data_dir)
     eval_rows = recipe.held_out(snapshot, config)
-    callbacks = []
-    metrics: dict[str, float] = {}
+    callbacks: list[Any] = []
 
     with recipe.scratch_dir(out) as work:
-        if config.rlhf.reward_model:
-            reward_model, reward_tokenizer = reward.load_reward_model(config.rlhf.reward_model)
-            reward_dir = None
-        else:
-            reward_cb = recipe.progress_callback(progress, should_stop, phase="reward")
-            callbacks.append(reward_cb)
-            reward_model, reward_tokenizer, reward_metrics = train_reward_model(
-                config, snapshot, eval_rows, reward_cb, work
-            )
-            metrics.update(reward_metrics)
-            reward_dir = work / REWARD_SUBDIR
-
+        reward_model, reward_tokenizer, metrics, reward_dir = _reward_phase(
+            config, snapshot, eval_rows, progress, should_stop, work, callbacks
+        )
         policy_cb = recipe.progress_callback(progress, should_stop, phase="policy")
         callbacks.append(policy_cb)
         trainer = build_policy_trainer(
@@ -65,44 +55,77 @@ def train(
         metrics.update(recipe.final_metrics(policy_cb))
         if eval_rows is not None:
             metrics.update(
-                win_rate_vs_parent(
-                    trainer.model,
-                    trainer.processing_class,
-                    reward_model,
-                    reward_tokenizer,
-                    eval_rows,
-                    config,
-                )
+                _held_out_metrics(trainer, reward_model, reward_tokenizer, eval_rows, config)
             )
-            if "chosen" in eval_rows.column_names:  # human preference pairs: the gate's figure
-                metrics.update(
-                    evaluation.preference_vs_parent_metrics(
-                        trainer.model,
-                        trainer.processing_class,
-                        eval_rows,
-                        evaluation.parent_policy(trainer.model, config),
-                        max_length=config.max_length,
-                    )
-                )
-
-        meta = build_meta(
-            config=config,
-            base_model=config.base_model,
-            snapshot_dir=snapshot.data_dir,
-            manifest_sha256=snapshot.manifest_sha256,
-            metrics=metrics,
-            kind="adapter" if config.lora else "full",
-            extra={"reward_model": config.rlhf.reward_model or REWARD_SUBDIR},
-        )
-
-        def add_reward_model(tmp: Path) -> None:
-            if reward_dir is not None:
-                shutil.copytree(reward_dir, tmp / REWARD_SUBDIR)
-
-        publish(
-            out, trainer.model, meta, tokenizer=trainer.processing_class, extra=add_reward_model
-        )
+        _publish(out, trainer, config, snapshot, metrics, reward_dir)
     return recipe.result(config, out, metrics, callbacks)
+
+
+def _reward_phase(
+    config: TrainConfig,
+    snapshot: Any,
+    eval_rows: Any,
+    progress: ProgressFn | None,
+    should_stop: StopFn | None,
+    work: Path,
+    callbacks: list[Any],
+) -> tuple[Any, Any, dict[str, float], Path | None]:
+    """The given reward model, or one trained here: (model, tokenizer, its metrics, its dir)."""
+    if config.rlhf.reward_model:
+        reward_model, reward_tokenizer = reward.load_reward_model(config.rlhf.reward_model)
+        return reward_model, reward_tokenizer, {}, None
+    reward_cb = recipe.progress_callback(progress, should_stop, phase="reward")
+    callbacks.append(reward_cb)
+    reward_model, reward_tokenizer, reward_metrics = train_reward_model(
+        config, snapshot, eval_rows, reward_cb, work
+    )
+    return reward_model, reward_tokenizer, dict(reward_metrics), work / REWARD_SUBDIR
+
+
+def _held_out_metrics(
+    trainer: Any, reward_model: Any, reward_tokenizer: Any, eval_rows: Any, config: TrainConfig
+) -> dict[str, float]:
+    """The reward model's win rate over the parent, and on human pairs the gate's figure."""
+    metrics = win_rate_vs_parent(
+        trainer.model, trainer.processing_class, reward_model, reward_tokenizer, eval_rows, config
+    )
+    if "chosen" in eval_rows.column_names:  # human preference pairs: the gate's figure
+        metrics.update(
+            evaluation.preference_vs_parent_metrics(
+                trainer.model,
+                trainer.processing_class,
+                eval_rows,
+                evaluation.parent_policy(trainer.model, config),
+                max_length=config.max_length,
+            )
+        )
+    return metrics
+
+
+def _publish(
+    out: Path,
+    trainer: Any,
+    config: TrainConfig,
+    snapshot: Any,
+    metrics: dict[str, float],
+    reward_dir: Path | None,
+) -> None:
+    """The policy adapter, with the trained reward model beside it under reward_model/."""
+    meta = build_meta(
+        config=config,
+        base_model=config.base_model,
+        snapshot_dir=snapshot.data_dir,
+        manifest_sha256=snapshot.manifest_sha256,
+        metrics=metrics,
+        kind="adapter" if config.lora else "full",
+        extra={"reward_model": config.rlhf.reward_model or REWARD_SUBDIR},
+    )
+
+    def add_reward_model(tmp: Path) -> None:
+        if reward_dir is not None:
+            shutil.copytree(reward_dir, tmp / REWARD_SUBDIR)
+
+    publish(out, trainer.model, meta, tokenizer=trainer.processing_class, extra=add_reward_model)
 
 
 def train_reward_model(

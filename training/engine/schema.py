@@ -8,7 +8,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-METHODS = ("sft", "cpt", "reward", "dpo", "kto", "orpo", "rlhf")
+# The training methods, the one list of them: name (a module training.engine.<name>, and the
+# value stored in TrainingRun.method) -> the label forms and the admin show, in their order.
+METHOD_LABELS: dict[str, str] = {
+    "cpt": "Continued pre-training",
+    "sft": "Supervised fine-tuning",
+    "reward": "Reward model",
+    "dpo": "DPO",
+    "kto": "KTO",
+    "orpo": "ORPO",
+    "rlhf": "RLHF (reward model + RLOO/GRPO)",
+}
+METHODS = tuple(METHOD_LABELS)
+
+# The method that fits each export format (the `format` of a snapshot's manifest.json),
+# preselected when training starts from an export.
+METHOD_FOR_EXPORT_FORMAT: dict[str, str] = {
+    "preference": "dpo",
+    "kto": "kto",
+    "alpaca": "sft",
+    "dolly": "sft",
+    "messages": "sft",
+    "text": "cpt",
+}
 
 SPLITS = ("train", "validation", "test")
 

@@ -13,7 +13,8 @@ import math
 from typing import Any, Protocol
 
 from training.engine.gate import Verdict, better_than_parent
-from training.models import ModelVersion, TrainingRun
+from training.models import TrainingRun
+from training.selectors.versions import live_version
 from training.services.versions import PublishError, model_version_publish
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def publish_decision(run: TrainingRun, verdict: Verdict) -> tuple[bool, str]:
         return False, f"{name} stays a candidate: the gate cannot decide: {verdict.reason}"
     if not verdict.better:
         return False, f"{name} stays a candidate: not better than {parent}: {verdict.reason}"
-    live = run.project.model_versions.filter(status=ModelVersion.Status.LIVE).first()
+    live = live_version(run.project)
     if live is not None and live.pk != run.base_version_id:
         return False, (
             f"{name} stays a candidate: better than {parent}, but {live.served_name} is live "

@@ -29,6 +29,7 @@ from django.utils import timezone
 from labeling.models import Project
 from training.engine.config import ConfigError, TrainConfig, load_config, validate
 from training.models import ModelVersion, TrainingRun
+from training.selectors.versions import live_version
 from training.services.gate import training_run_gate_apply
 
 logger = logging.getLogger(__name__)
@@ -112,26 +113,15 @@ def training_run_create(
     succeeds (TrainingRun.Publish; the admin form, API and command default to if_better).
     Raises ValidationError saying what to change.
     """
-    if method not in TrainingRun.Method.values:
-        raise ValidationError({"method": f"Unknown method {method!r}."})
-    if publish not in TrainingRun.Publish.values:
-        raise ValidationError({"publish": f"Unknown publish policy {publish!r}."})
-    directory = _snapshot_dir_of(export, snapshot_dir)
-    if not (directory / "manifest.json").is_file():
-        raise ValidationError({"snapshot_dir": f"{directory} holds no manifest.json."})
-    if base_version is None:
-        base_version = project.model_versions.filter(status=ModelVersion.Status.LIVE).first()
-    if base_version is None or base_version.project_id != project.pk:
-        raise ValidationError({"base_version": "Choose a model version of this project."})
+    directory, base_version = _run_request_check(
+        project=project,
+        method=method,
+        publish=publish,
+        directory=_snapshot_dir_of(export, snapshot_dir),
+        base_version=base_version,
+        overrides=overrides,
+    )
     overrides = dict(overrides or {})
-    try:
-        config = training_config_build(
-            method=method, base_version=base_version, overrides=overrides
-        )
-        validate(config)
-    except ConfigError as exc:
-        raise ValidationError({"config": str(exc)}) from None
-
     run = TrainingRun(
         project=project,
         method=method,
@@ -148,6 +138,37 @@ def training_run_create(
     if enqueue:
         transaction.on_commit(lambda: _enqueue(run.pk))
     return run
+
+
+def _run_request_check(
+    *,
+    project: Project,
+    method: str,
+    publish: str,
+    directory: Path,
+    base_version: ModelVersion | None,
+    overrides: dict | None,
+) -> tuple[Path, ModelVersion]:
+    """Refuse a run that would fail in the worker; the snapshot and the version it starts
+    from when it would not."""
+    if method not in TrainingRun.Method.values:
+        raise ValidationError({"method": f"Unknown method {method!r}."})
+    if publish not in TrainingRun.Publish.values:
+        raise ValidationError({"publish": f"Unknown publish policy {publish!r}."})
+    if not (directory / "manifest.json").is_file():
+        raise ValidationError({"snapshot_dir": f"{directory} holds no manifest.json."})
+    if base_version is None:
+        base_version = live_version(project)
+    if base_version is None or base_version.project_id != project.pk:
+        raise ValidationError({"base_version": "Choose a model version of this project."})
+    try:
+        config = training_config_build(
+            method=method, base_version=base_version, overrides=dict(overrides or {})
+        )
+        validate(config)
+    except ConfigError as exc:
+        raise ValidationError({"config": str(exc)}) from None
+    return directory, base_version
 
 
 def _enqueue(run_id: int) -> None:

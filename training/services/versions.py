@@ -12,16 +12,20 @@ import logging
 
 from django.db import transaction
 
-from labeling.model_servers import RECENT_ADAPTERS_PER_PROJECT, adapters_wanted, server_pool
+from core.refusals import Refusal, RefusalCode
 from labeling.models import Project
-from serving.client import ServingError
+from serving.config import server_pool
+from serving.vllm.client import ServingError
 from training.models import ModelVersion
+from training.selectors.versions import RECENT_ADAPTERS_PER_PROJECT, adapters_wanted, live_version
 
 logger = logging.getLogger(__name__)
 
 
-class PublishError(Exception):
+class PublishError(Refusal):
     """The version could not be made live; the message names the servers that failed."""
+
+    default_code = RefusalCode.PUBLISH_FAILED
 
 
 def model_version_publish(*, version: ModelVersion) -> ModelVersion:
@@ -33,12 +37,13 @@ def model_version_publish(*, version: ModelVersion) -> ModelVersion:
 
 def model_version_rollback(*, version: ModelVersion) -> ModelVersion:
     """Make an earlier version live again (version 0, the base model, needs no adapter)."""
-    live = version.project.model_versions.filter(status=ModelVersion.Status.LIVE).first()
+    live = live_version(version.project)
     if live is not None and live.pk == version.pk:
         return version
     if live is not None and version.number > live.number:
         raise PublishError(
-            f"{version.served_name} is newer than the live {live.served_name}: publish it instead"
+            f"{version.served_name} is newer than the live {live.served_name}: publish it instead",
+            code=RefusalCode.ROLLBACK_NOT_ALLOWED,
         )
     return _make_live(version)
 

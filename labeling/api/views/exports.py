@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from labeling.api.permissions import object_of_admin, project_of
 from labeling.api.serializers.exports import DatasetExportIn, DatasetExportOut
-from labeling.api.views.training import REFUSED
+from labeling.api.serializers.refusals import REFUSED
 from labeling.models import DatasetExport
 from labeling.services.exports import (
     dataset_export_again,

@@ -11,6 +11,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.refusals import RefusalCode
 from labeling.api.permissions import project_of
 from labeling.api.serializers.imports import PromptImportIn, PromptImportOut
 from labeling.services.prompt_import import prompts_import
@@ -20,9 +21,10 @@ from labeling.services.prompt_import import prompts_import
 FIELD_ERRORS = {"type": "object", "additionalProperties": {"type": "array", "items": {}}}
 ROWS_REJECTED = {
     "type": "object",
-    "required": ["detail", "invalid_rows", "errors"],
+    "required": ["detail", "code", "invalid_rows", "errors"],
     "properties": {
         "detail": {"type": "string"},
+        "code": {"type": "string", "enum": [RefusalCode.IMPORT_INVALID_ROWS.value]},
         "invalid_rows": {"type": "integer"},
         "errors": {"type": "array", "items": {"type": "string"}},
     },

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.api.permissions import assignment_of, project_of
+from labeling.api.serializers.refusals import REFUSED
 from labeling.api.serializers.tasks import (
     DemonstrationIn,
     DemonstrationOut,
@@ -18,8 +19,6 @@ from labeling.api.serializers.tasks import (
 )
 from labeling.selectors.queue import annotator_progress, task_view
 from labeling.services.queue import demonstration_submit, judgement_submit, task_next, task_skip
-
-REFUSED = {409: {"type": "object", "properties": {"detail": {"type": "string"}}}}
 
 
 class TaskNextApi(APIView):

@@ -370,11 +370,28 @@ def test_personal_data_is_scrubbed_from_every_text_and_counted(project, annotato
     assert export.manifest["personal_data"]["card_number"] == 1
 
 
+def test_an_export_never_meets_a_snapshot_left_by_another_database(mixed_project):
+    """After a database reset ids start again at 1, so a snapshot another database wrote for
+    its export of the same id (earlier versions named directories by id) must not block this
+    one, nor be touched by it."""
+    export = dataset_export_create(project=mixed_project, format="preference")
+    left_behind = django_settings.EXPORTS_DIR / "shop" / str(export.pk)
+    left_behind.mkdir(parents=True)
+    (left_behind / "manifest.json").write_text("{}")
+
+    export = dataset_export_run(export=export)
+
+    assert export.status == DatasetExport.Status.DONE, export.error
+    assert Path(export.path).name == str(export.uid)
+    assert (Path(export.path) / "manifest.json").read_text() != "{}"
+    assert (left_behind / "manifest.json").read_text() == "{}"
+
+
 def test_the_manifest_records_the_export_and_hashes_every_file(mixed_project):
     export = exported(mixed_project, "preference", seed=7)
 
     directory = Path(export.path)
-    assert directory == django_settings.EXPORTS_DIR / "shop" / str(export.pk)
+    assert directory == django_settings.EXPORTS_DIR / "shop" / str(export.uid)
     manifest = json.loads((directory / "manifest.json").read_text())
     assert manifest == export.manifest
     assert set(manifest["files"]) == {"train.jsonl", "validation.jsonl", "test.jsonl"}

@@ -234,7 +234,7 @@ def test_the_admin_list_shows_a_dead_workers_export_failed_and_exports_it_again(
     assert DatasetExport.objects.get(pk=stale.pk).status == DatasetExport.Status.FAILED
     assert "Failed" in listed and "Export again" in listed
     assert STALE_MESSAGE in page.content.decode()
-    assert files_of() == [str(done.pk)]
+    assert files_of() == [str(done.uid)]
 
     with django_capture_on_commit_callbacks(execute=True):
         answer = client.post(
@@ -310,7 +310,11 @@ dataset_export_run(export=DatasetExport.objects.get(pk=int(sys.argv[1])))
 
 
 def _database_url() -> str:
+    """The test database, for a second process: a file on SQLite (see settings), or
+    PostgreSQL's."""
     db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
     user = quote(db["USER"] or "", safe="")
     password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
     return f"postgres://{user}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
@@ -320,8 +324,6 @@ def _database_url() -> str:
 def test_a_worker_killed_mid_write_leaves_no_complete_snapshot_and_is_failed_later(
     mixed_project, settings
 ):
-    if connection.vendor != "postgresql":
-        pytest.skip("only PostgreSQL's test database can be opened by a second process")
     export = dataset_export_create(project=mixed_project, **SETTINGS)
     env = {**os.environ, "DATABASE_URL": _database_url()}
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
@@ -344,7 +346,7 @@ def test_a_worker_killed_mid_write_leaves_no_complete_snapshot_and_is_failed_lat
     export.refresh_from_db()
     assert export.status == DatasetExport.Status.RUNNING  # nobody is left to say otherwise
     (partial,) = (Path(settings.EXPORTS_DIR) / "shop").iterdir()
-    assert partial.name.startswith(f".{export.pk}.partial-")  # hidden, and no manifest
+    assert partial.name.startswith(f".{export.uid}.partial-")  # hidden, and no manifest
     assert not (partial / "manifest.json").exists()
     assert not snapshot_directory(export).exists()
     assert dataset_exports_fail_stale() == 0  # too recent to call
@@ -360,4 +362,4 @@ def test_a_worker_killed_mid_write_leaves_no_complete_snapshot_and_is_failed_lat
     assert files_of() == []
     again = dataset_export_run(export=dataset_export_again(export=export, created_by=None))
     assert again.status == DatasetExport.Status.DONE and again.rows_total > 0
-    assert files_of() == [str(again.pk)]
+    assert files_of() == [str(again.uid)]

@@ -31,7 +31,7 @@ def _wait_for_tokenizer() -> Path:
         if time.monotonic() > deadline:
             pytest.fail(
                 f"{BUNDLED} is not prepared: "
-                f"python -m serving.bundled_model prepare --out {BUNDLED}"
+                f"python -m serving.vllm.bundled_model prepare --out {BUNDLED}"
             )
         time.sleep(5)
     return BUNDLED

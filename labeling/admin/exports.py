@@ -1,0 +1,279 @@
+"""Dataset exports: requested from a project ("Export dataset…"), read-only afterwards; a
+failed one can be started again, a finished one trained on."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
+
+from labeling.admin.scoping import ProjectScopedAdmin
+from labeling.admin.training_actions import train_on_export
+from labeling.exports.split import parse_split_ratios
+from labeling.models import DatasetExport, Demonstration, Project
+from labeling.services.exports import (
+    DatasetExportRefused,
+    dataset_export_again,
+    dataset_export_create,
+    dataset_export_enqueue,
+    dataset_exports_fail_stale,
+)
+
+
+class DatasetExportForm(forms.Form):
+    """The intermediate page of "Export dataset…": format, rule, split, seed, filters."""
+
+    format = forms.ChoiceField(choices=DatasetExport.Format.choices)
+    rule = forms.ChoiceField(
+        choices=DatasetExport.Rule.choices,
+        initial=DatasetExport.Rule.ALL,
+        help_text="Several annotators per prompt: keep every preference, a majority vote per "
+        "pair, or the order a Bradley-Terry fit gives.",
+    )
+    split = forms.CharField(initial="0.9,0.05,0.05", help_text="train,validation,test")
+    seed = forms.IntegerField(initial=0, help_text="The same seed gives the same split.")
+    parquet = forms.BooleanField(required=False, help_text="Parquet files instead of JSONL.")
+    conversational = forms.BooleanField(
+        required=False, initial=True, help_text="Preference/KTO: messages rather than plain text."
+    )
+    require_accepted = forms.BooleanField(
+        required=False, help_text="Only demonstrations a reviewer accepted."
+    )
+    kto_from_rankings = forms.BooleanField(
+        required=False, help_text="KTO: also the top and the bottom of rankings."
+    )
+    date_from = forms.DateField(required=False, help_text="Judgements/demonstrations from.")
+    date_to = forms.DateField(required=False, help_text="… up to and including.")
+    annotators = forms.ModelMultipleChoiceField(queryset=None, required=False)
+    model_versions = forms.TypedMultipleChoiceField(coerce=int, required=False)
+    review_status = forms.MultipleChoiceField(
+        choices=Demonstration.ReviewStatus.choices,
+        required=False,
+        help_text="Empty: pending and accepted.",
+    )
+    min_agreement = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        help_text="Drop prompts whose annotators agree less (share agreeing with the majority).",
+    )
+
+    def __init__(self, *args, project: Project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["annotators"].queryset = project.members.order_by("username")
+        self.fields["model_versions"].choices = [
+            (version.number, str(version)) for version in project.model_versions.all()
+        ]
+
+    def clean_split(self):
+        try:
+            return parse_split_ratios(self.cleaned_data["split"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def export_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "format": data["format"],
+            "rule": data["rule"],
+            "split": data["split"],
+            "seed": data["seed"],
+            "parquet": data["parquet"],
+            "filters": {
+                "date_from": data["date_from"].isoformat() if data["date_from"] else None,
+                "date_to": data["date_to"].isoformat() if data["date_to"] else None,
+                "annotators": [user.pk for user in data["annotators"]],
+                "model_versions": data["model_versions"],
+                "review_status": data["review_status"],
+                "min_agreement": data["min_agreement"],
+            },
+            "options": {
+                "conversational": data["conversational"],
+                "require_accepted": data["require_accepted"],
+                "kto_from_rankings": data["kto_from_rankings"],
+            },
+        }
+
+
+@admin.action(description="Export dataset…")
+def export_dataset(modeladmin, request, queryset):
+    """Intermediate form → dataset_export_create + enqueue (one project at a time)."""
+    if not request.user.has_perm("labeling.add_datasetexport"):
+        modeladmin.message_user(request, "You may not export datasets.", messages.ERROR)
+        return None
+    if queryset.count() != 1:
+        modeladmin.message_user(request, "Choose exactly one project.", messages.WARNING)
+        return None
+    project = queryset.get()
+    form = DatasetExportForm(request.POST if "apply" in request.POST else None, project=project)
+    if form.is_valid():
+        try:
+            export = dataset_export_create(
+                project=project, created_by=request.user, **form.export_arguments()
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+        else:
+            dataset_export_enqueue(export=export)
+            modeladmin.message_user(
+                request, f"Queued export #{export.pk} of {project}.", messages.SUCCESS
+            )
+            url = reverse("admin:labeling_datasetexport_change", args=[export.pk])
+            return HttpResponseRedirect(url)
+    return TemplateResponse(
+        request,
+        "admin/labeling/export_dataset.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "project": project,
+            "form": form,
+            "title": f"Export dataset of {project}",
+        },
+    )
+
+
+@admin.register(DatasetExport)
+class DatasetExportAdmin(ProjectScopedAdmin):
+    """Read-only: an export is an immutable snapshot, requested from its project's page."""
+
+    list_display = [
+        "__str__",
+        "format",
+        "rule",
+        "status",
+        "rows_total",
+        "created_by",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "format", "project"]
+    list_select_related = ["project", "created_by"]
+    fields = [
+        "project",
+        "format",
+        "rule",
+        "status",
+        "error",
+        "rows",
+        "figures",
+        "downloads",
+        "content_hash",
+        "code_version",
+        "path",
+        "filters",
+        "options",
+        "split_seed",
+        "parquet",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+    actions = ["export_again", train_on_export]
+
+    def has_add_permission(self, request):
+        return False  # exports start from a project: "Export dataset…"
+
+    def changelist_view(self, request, extra_context=None):
+        dataset_exports_fail_stale()  # a dead worker's export shows failed, not running
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        dataset_exports_fail_stale()
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Export again")
+    def export_again(self, request, queryset):
+        """A new export with each failed export's settings, queued for the worker."""
+        if not request.user.has_perm("labeling.add_datasetexport"):
+            self.message_user(request, "You may not export datasets.", messages.ERROR)
+            return
+        for export in queryset.select_related("project"):
+            try:
+                again = dataset_export_again(export=export, created_by=request.user)
+            except DatasetExportRefused as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+            except ValidationError as exc:  # its filters name something gone since
+                reason = " ".join(exc.messages)
+                self.message_user(request, f"Export #{export.pk}: {reason}", messages.WARNING)
+            else:
+                self.message_user(
+                    request, f"Queued export #{export.pk} again as #{again.pk}.", messages.SUCCESS
+                )
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # training runs refer to snapshots by their files
+
+    @admin.display(description="Rows")
+    def rows_total(self, export):
+        return export.rows_total
+
+    @admin.display(description="Rows per split")
+    def rows(self, export):
+        return (
+            f"{export.rows_total} (train {export.rows_train}, validation "
+            f"{export.rows_validation}, test {export.rows_test})"
+        )
+
+    @admin.display(description="Split and seed")
+    def split_seed(self, export):
+        ratios = f"{export.split_train}/{export.split_validation}/{export.split_test}"
+        return f"{ratios}, seed {export.seed}"
+
+    @admin.display(description="Figures")
+    def figures(self, export):
+        manifest = export.manifest or {}
+        sections = ("prompts", "duplicates", "personal_data", "agreement", "sources")
+        return (
+            format_html_join(
+                "",
+                "<p><strong>{}</strong>: {}</p>",
+                (
+                    (section.replace("_", " ").capitalize(), _figures_line(manifest[section]))
+                    for section in sections
+                    if manifest.get(section)
+                ),
+            )
+            or "-"
+        )
+
+    @admin.display(description="Files")
+    def downloads(self, export):
+        if export.directory is None:
+            return "-"
+        names = ["manifest.json", *sorted((export.manifest or {}).get("files", {}))]
+        files = (export.manifest or {}).get("files", {})
+        return format_html_join(
+            mark_safe("<br>"),
+            '<a href="{}">{}</a> {}',
+            (
+                (
+                    reverse("labeling:export_file", args=[export.pk, name]),
+                    name,
+                    _file_note(files.get(name)),
+                )
+                for name in names
+            ),
+        )
+
+
+def _figures_line(values) -> str:
+    if not isinstance(values, dict):
+        return str(values)
+    return ", ".join(
+        f"{key.replace('_', ' ')} {value}" for key, value in values.items() if key != "measure"
+    )
+
+
+def _file_note(entry: dict | None) -> str:
+    if not entry:
+        return ""
+    return f"({entry['rows']} rows, sha256 {entry['sha256'][:16]}…)"

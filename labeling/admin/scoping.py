@@ -1,0 +1,20 @@
+"""Project admins see and edit only the objects of their own projects (see labeling.access)."""
+
+from django.contrib import admin
+
+from labeling.access import administered_only, projects_administered_by
+
+
+class ProjectScopedAdmin(admin.ModelAdmin):
+    """`project_path` is the lookup from the model to its Project ("project", "prompt__project")."""
+
+    project_path = "project"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return administered_only(queryset, user=request.user, project_path=self.project_path)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "project" and not request.user.is_superuser:
+            kwargs["queryset"] = projects_administered_by(user=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -1,0 +1,1 @@
+"""Thin htmx views: parse input, call one service or selector, render."""
