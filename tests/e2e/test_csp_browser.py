@@ -6,6 +6,7 @@ blocked one is a page that silently looks or works wrong, so the browser's own r
 measure: the `securitypolicyviolation` event and the console's "Content Security Policy" lines.
 """
 
+import json
 import re
 
 import pytest
@@ -151,7 +152,7 @@ def test_no_admin_page_breaks_the_csp(watched, live_server):
     watched.wait_for_timeout(2500)
     if found := _violations(watched):
         broken["run progress after polling"] = found
-    assert broken == {}
+    assert broken == {}, json.dumps(broken, indent=1)
 
 
 def test_no_annotator_or_reviewer_page_breaks_the_csp(watched, live_server):
@@ -178,6 +179,6 @@ def test_no_annotator_or_reviewer_page_breaks_the_csp(watched, live_server):
     _login(watched, base, "rev")
     review = f"{base}{reverse('labeling:review', args=[projects['answer'].slug])}"
     broken |= _visit_all(watched, [review])
-    expect(watched.get_by_text("Hello there.")).to_be_visible()
+    expect(watched.locator("[data-output]", has_text="Hello there.")).to_be_visible()
     broken |= _visit_all(watched, [f"{base}/api/docs/"])
-    assert broken == {}
+    assert broken == {}, json.dumps(broken, indent=1)
