@@ -26,6 +26,7 @@ class RefusalCode(models.TextChoices):
     # model versions (training.services.versions)
     PUBLISH_FAILED = "publish_failed", "The version could not be made live"
     ROLLBACK_NOT_ALLOWED = "rollback_not_allowed", "The version cannot be rolled back to"
+    NOT_SERVABLE = "not_servable", "The version is no model the servers can serve"
 
 
 class Refusal(Exception):

@@ -17,6 +17,11 @@ from django.urls import path, reverse
 from labeling.access import administered_only, projects_administered_by
 from labeling.admin.scoping import ProjectScopedAdmin
 from labeling.models import DatasetExport
+from training.engine.schema import (
+    METHOD_FOR_EXPORT_FORMAT,
+    METHOD_LABELS,
+    methods_for_export_format,
+)
 from training.models import ModelVersion, TrainingRun
 from training.selectors.runs import run_progress
 from training.services.runs import (
@@ -33,18 +38,58 @@ from training.services.versions import (
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ProjectScopedAdmin):
-    list_display = ["__str__", "served_name", "status", "parent", "created_at"]
+    """A record of what runs made; only the services change it (publish, roll back).
+
+    Nothing is editable: a status set by hand would skip loading the adapter on the servers,
+    and the paths, names and lineage are what runs and the servers rely on. Versions are
+    made only by runs. None is deleted: completions, runs and children keep their version
+    (PROTECT), the live one is being served, and the next run would reuse a deleted newest
+    one's number and stop at its adapter directory, still on disk.
+    """
+
+    list_display = ["__str__", "served_name", "status", "made_by", "parent", "created_at"]
     list_filter = ["status", "project"]
     search_fields = ["served_name", "project__name"]
-    readonly_fields = ["created_at"]
-    list_select_related = ["project", "parent"]
+    fields = readonly_fields = [
+        "project",
+        "number",
+        "served_name",
+        "status",
+        "made_by",
+        "parent",
+        "replaced",
+        "base_model_path",
+        "adapter_path",
+        "metrics",
+        "created_at",
+    ]
+    list_select_related = ["project", "parent", "training_run"]
     actions = ["publish", "rollback"]
 
-    @admin.action(description="Publish (make live)")
+    def has_add_permission(self, request):
+        return False  # runs make versions (training.services.runs)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # publish and roll back are the actions below, through the services
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # see the class docstring
+
+    def has_publish_permission(self, request):
+        return request.user.has_perm("training.change_modelversion")
+
+    @admin.display(description="Made by")
+    def made_by(self, version):
+        run = getattr(version, "training_run", None)  # None for the base model
+        if run is None:
+            return "-"
+        return f"{run.get_method_display()} run #{run.pk}"
+
+    @admin.action(description="Publish (make live)", permissions=["publish"])
     def publish(self, request, queryset):
         self._each_version(request, queryset, model_version_publish, "is live")
 
-    @admin.action(description="Roll back to this version")
+    @admin.action(description="Roll back to this version", permissions=["publish"])
     def rollback(self, request, queryset):
         self._each_version(request, queryset, model_version_rollback, "is live again")
 
@@ -71,7 +116,8 @@ class TrainingRunStartForm(forms.Form):
     base_version = forms.ModelChoiceField(
         queryset=ModelVersion.objects.none(),
         required=False,
-        help_text="Empty: the live version. Adapters stack on the base model only.",
+        help_text="Empty: the live version. The run continues its adapter; to start from the "
+        "base model instead, set {\"init_from_parent\": false} in the overrides.",
     )
     overrides = forms.JSONField(
         required=False,
@@ -88,8 +134,11 @@ class TrainingRunStartForm(forms.Form):
     )
     export = forms.ModelChoiceField(queryset=DatasetExport.objects.none(), required=False)
 
-    def __init__(self, *args, project, **kwargs):
+    def __init__(self, *args, project, methods=None, **kwargs):
+        """`methods`: offer only these (the ones that train on the chosen export's format)."""
         super().__init__(*args, **kwargs)
+        if methods is not None:
+            self.fields["method"].choices = [(m, METHOD_LABELS[m]) for m in methods]
         self.fields["base_version"].queryset = project.model_versions.all()
         self.fields["export"].queryset = DatasetExport.objects.filter(
             project=project, status=DatasetExport.Status.DONE
@@ -103,17 +152,6 @@ class TrainingRunStartForm(forms.Form):
         if not isinstance(value, dict):
             raise forms.ValidationError("Give a JSON object.")
         return value
-
-
-# The method that fits each export format, preselected when training starts from an export.
-METHOD_FOR_FORMAT = {
-    DatasetExport.Format.PREFERENCE: TrainingRun.Method.DPO,
-    DatasetExport.Format.KTO: TrainingRun.Method.KTO,
-    DatasetExport.Format.ALPACA: TrainingRun.Method.SFT,
-    DatasetExport.Format.DOLLY: TrainingRun.Method.SFT,
-    DatasetExport.Format.MESSAGES: TrainingRun.Method.SFT,
-    DatasetExport.Format.TEXT: TrainingRun.Method.CPT,
-}
 
 
 @admin.register(TrainingRun)
@@ -185,7 +223,7 @@ class TrainingRunAdmin(ProjectScopedAdmin):
         done = DatasetExport.objects.filter(status=DatasetExport.Status.DONE)
         exports = administered_only(done.select_related("project"), user=request.user)
         export = get_object_or_404(exports, pk=export_id)
-        method = METHOD_FOR_FORMAT.get(export.format, TrainingRun.Method.SFT)
+        method = METHOD_FOR_EXPORT_FORMAT.get(export.format, TrainingRun.Method.SFT)
         return self._start_page(
             request,
             export.project,
@@ -193,12 +231,13 @@ class TrainingRunAdmin(ProjectScopedAdmin):
             selected=export,
             back="admin:labeling_datasetexport_changelist",
             initial={"export": export, "method": method},
+            methods=methods_for_export_format(export.format),
         )
 
-    def _start_page(self, request, project, *, action, selected, back, initial=None):
+    def _start_page(self, request, project, *, action, selected, back, initial=None, methods=None):
         """The form until it is valid, then training_run_create and the new run's page."""
         bound = request.POST if "apply" in request.POST else None
-        form = TrainingRunStartForm(bound, project=project, initial=initial)
+        form = TrainingRunStartForm(bound, project=project, initial=initial, methods=methods)
         if form.is_valid():
             data = form.cleaned_data
             try:

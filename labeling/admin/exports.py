@@ -14,6 +14,7 @@ from labeling.admin.scoping import ProjectScopedAdmin
 from labeling.admin.training_actions import train_on_export
 from labeling.exports.split import parse_split_ratios
 from labeling.models import DatasetExport, Demonstration, Project
+from labeling.services.export_checks import DEFAULT_SPLIT
 from labeling.services.exports import (
     DatasetExportRefused,
     dataset_export_again,
@@ -34,6 +35,12 @@ class DatasetExportForm(forms.Form):
         "pair, or the order a Bradley-Terry fit gives.",
     )
     split = forms.CharField(initial="0.9,0.05,0.05", help_text="train,validation,test")
+    no_held_out = forms.BooleanField(
+        required=False,
+        label="No held-out rows",
+        help_text="A first tiny round: every prompt in train (split 1,0,0). Runs on it are not "
+        "evaluated and cannot use the better-than-parent gate.",
+    )
     seed = forms.IntegerField(initial=0, help_text="The same seed gives the same split.")
     parquet = forms.BooleanField(required=False, help_text="Parquet files instead of JSONL.")
     conversational = forms.BooleanField(
@@ -76,10 +83,15 @@ class DatasetExportForm(forms.Form):
 
     def export_arguments(self) -> dict:
         data = self.cleaned_data
+        held_out = not data["no_held_out"]
+        # "No held-out rows" ticked over the prefilled split: the box decides. Any other split
+        # with it is refused by the service, keyed by "split".
+        split = None if not held_out and data["split"] == DEFAULT_SPLIT else data["split"]
         return {
             "format": data["format"],
             "rule": data["rule"],
-            "split": data["split"],
+            "split": split,
+            "held_out": held_out,
             "seed": data["seed"],
             "parquet": data["parquet"],
             "filters": {
@@ -115,13 +127,20 @@ def export_dataset(modeladmin, request, queryset):
                 project=project, created_by=request.user, **form.export_arguments()
             )
         except ValidationError as exc:
-            for message in exc.messages:
-                form.add_error(None, message)
+            for field, errors in getattr(exc, "message_dict", {None: exc.messages}).items():
+                form.add_error(field if field in form.fields else None, errors)
         else:
             dataset_export_enqueue(export=export)
             modeladmin.message_user(
                 request, f"Queued export #{export.pk} of {project}.", messages.SUCCESS
             )
+            if not any(export.split[1:]):
+                modeladmin.message_user(
+                    request,
+                    f"Export #{export.pk} holds nothing out: runs on it are not evaluated and "
+                    "cannot use the better-than-parent gate.",
+                    messages.WARNING,
+                )
             url = reverse("admin:labeling_datasetexport_change", args=[export.pk])
             return HttpResponseRedirect(url)
     return TemplateResponse(
@@ -146,6 +165,7 @@ class DatasetExportAdmin(ProjectScopedAdmin):
         "rule",
         "status",
         "rows_total",
+        "warning_codes",
         "created_by",
         "created_at",
         "finished_at",
@@ -158,6 +178,7 @@ class DatasetExportAdmin(ProjectScopedAdmin):
         "rule",
         "status",
         "error",
+        "warnings",
         "rows",
         "figures",
         "downloads",
@@ -185,6 +206,10 @@ class DatasetExportAdmin(ProjectScopedAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         dataset_exports_fail_stale()
+        export = self.get_object(request, object_id)
+        if export is not None and request.method == "GET":
+            for warning in _warnings_of(export):  # at the top of the page, where it is seen
+                self.message_user(request, warning["message"], messages.WARNING)
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description="Export again")
@@ -215,6 +240,21 @@ class DatasetExportAdmin(ProjectScopedAdmin):
     @admin.display(description="Rows")
     def rows_total(self, export):
         return export.rows_total
+
+    @admin.display(description="Warnings")
+    def warning_codes(self, export):
+        return ", ".join(warning["code"] for warning in _warnings_of(export)) or "-"
+
+    @admin.display(description="Warnings")
+    def warnings(self, export):
+        return (
+            format_html_join(
+                mark_safe("<br>"),
+                "{} <code>{}</code>",
+                ((warning["message"], warning["code"]) for warning in _warnings_of(export)),
+            )
+            or "-"
+        )
 
     @admin.display(description="Rows per split")
     def rows(self, export):
@@ -263,6 +303,11 @@ class DatasetExportAdmin(ProjectScopedAdmin):
                 for name in names
             ),
         )
+
+
+def _warnings_of(export: DatasetExport) -> list[dict]:
+    """The manifest's warnings (labeling.exports.snapshot.split_warnings); none before done."""
+    return (export.manifest or {}).get("warnings", [])
 
 
 def _figures_line(values) -> str:

@@ -18,7 +18,7 @@ from labeling.exports.dedupe import Deduplicator, text_key
 from labeling.exports.families import PromptDraft, family_of
 from labeling.exports.scrub import ScrubCounts, scrub
 from labeling.exports.snapshot import SnapshotWriter
-from labeling.exports.split import split_of
+from labeling.exports.split import PromptSplitter
 from labeling.models import Demonstration, Project
 from labeling.selectors.exports import (
     export_prompt_chunks,
@@ -65,6 +65,7 @@ class ExportTally:
     prompts_read: int = 0
     prompts_exported: int = 0
     prompts_by_split: Counter = field(default_factory=Counter)
+    prompts_moved_to_train: list[int] = field(default_factory=list)
     prompts_exact_duplicates: int = 0
     prompts_near_duplicates: int = 0
     rows_dropped_with_duplicate_prompts: int = 0
@@ -86,6 +87,7 @@ class ExportTally:
                 "read": self.prompts_read,
                 "exported": self.prompts_exported,
                 "by_split": dict(self.prompts_by_split),
+                "moved_to_train": self.prompts_moved_to_train,
             },
             "duplicates": {
                 "prompts_exact": self.prompts_exact_duplicates,
@@ -170,6 +172,7 @@ def export_stream(
     context = _Context(spec, pseudonym_key)
     tally = context.tally
     prompt_dedupe = Deduplicator(near=bool(spec.options.get("near_duplicates", True)))
+    splitter = PromptSplitter(seed=spec.seed, ratios=spec.ratios, write=writer.write)
     for prompts in export_prompt_chunks(
         project=spec.project, as_of=spec.as_of, chunk_size=CHUNK_PROMPTS
     ):
@@ -183,15 +186,13 @@ def export_stream(
                 input=context.scrub(prompt["input"]),
                 category=context.scrub(prompt["category"]),
             )
-            split = split_of(prompt["pk"], seed=spec.seed, ratios=spec.ratios)
-            rows = family.rows(context, text, drafts[prompt["pk"]], chunk)
-            written = 0
-            for row in _merge_repeated(rows, tally):
-                writer.write(split, row)
-                written += 1
-            if written:
+            rows = _merge_repeated(family.rows(context, text, drafts[prompt["pk"]], chunk), tally)
+            if rows:
+                splitter.add(prompt["pk"], rows)
                 tally.prompts_exported += 1
-                tally.prompts_by_split[split] += 1
+    splitter.finish()  # train is never left empty: see labeling.exports.split
+    tally.prompts_by_split = splitter.prompts_by_split
+    tally.prompts_moved_to_train = splitter.moved_to_train
     return tally
 
 

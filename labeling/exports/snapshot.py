@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 
 import orjson
@@ -154,3 +155,118 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+# --- what the manifest warns about ------------------------------------------------------------
+
+# Under these many rows a split is tiny: a train split of fewer than 8 rows is one or two
+# batches of most methods (the engine refuses some methods below their own minimum, see
+# training/engine/schema.py MIN_TRAIN_ROWS); a held-out split of one row gives figures that
+# say nothing about the model.
+TINY_ROWS = {"train": 8, "validation": 2, "test": 2}
+
+
+class ExportWarning(StrEnum):
+    """Codes of the manifest's "warnings": a client branches on these, never on the text."""
+
+    EMPTY = "export_empty"
+    TRAIN_FILLED = "train_filled"
+    TRAIN_TINY = "train_tiny"
+    NO_HELD_OUT = "no_held_out"
+    HELD_OUT_EMPTY = "held_out_empty"
+    VALIDATION_EMPTY = "validation_empty"
+    VALIDATION_TINY = "validation_tiny"
+    TEST_EMPTY = "test_empty"
+    TEST_TINY = "test_tiny"
+
+
+NOT_EVALUATED = "a run on it is not evaluated and cannot use the better-than-parent gate"
+
+
+def split_checks(
+    rows: dict[str, int], *, ratios: tuple[float, float, float], moved_to_train: list[int]
+) -> dict:
+    """The manifest's "held_out" (false: nothing to evaluate a run on; the training side reads
+    it to say a run was not evaluated) and "warnings"."""
+    return {
+        "held_out": held_out(rows),
+        "warnings": split_warnings(rows, ratios=ratios, moved_to_train=moved_to_train),
+    }
+
+
+def held_out(rows: dict[str, int]) -> bool:
+    """Whether any row is held out of training (validation or test) to evaluate a run on."""
+    return bool(rows.get("validation") or rows.get("test"))
+
+
+def split_warnings(
+    rows: dict[str, int], *, ratios: tuple[float, float, float], moved_to_train: list[int]
+) -> list[dict]:
+    """What makes the export's splits unfit to train or evaluate on, as
+    {"code", "message", "split"} dicts: shown on the export's admin page and by the CLI."""
+    if not sum(rows.values()):
+        return [_warning(ExportWarning.EMPTY, "Nothing was exported: no prompt has rows.")]
+    found = []
+    if moved_to_train:
+        found.append(
+            _warning(
+                ExportWarning.TRAIN_FILLED,
+                f"No prompt fell in train by the seed; prompt #{moved_to_train[0]} was moved "
+                "there so that train is not empty.",
+                "train",
+            )
+        )
+    if rows["train"] < TINY_ROWS["train"]:
+        found.append(
+            _warning(
+                ExportWarning.TRAIN_TINY,
+                f"Train has only {_rows(rows['train'])} (under {TINY_ROWS['train']}): a run "
+                "on it learns little; label more or export again later.",
+                "train",
+            )
+        )
+    if not any(ratios[1:]):
+        return [
+            *found,
+            _warning(ExportWarning.NO_HELD_OUT, f"Nothing is held out: {NOT_EVALUATED}."),
+        ]
+    if not held_out(rows):
+        return [
+            *found,
+            _warning(
+                ExportWarning.HELD_OUT_EMPTY,
+                f"No row fell in validation or test: {NOT_EVALUATED}. Try another seed, or "
+                "choose no held-out rows.",
+            ),
+        ]
+    return found + [
+        warning
+        for split, ratio in zip(SPLITS[1:], ratios[1:], strict=True)
+        if ratio and (warning := _held_out_warning(split, rows[split]))
+    ]
+
+
+def _held_out_warning(split: str, count: int) -> dict | None:
+    if count == 0:
+        why = (
+            " (runs evaluate on validation unless told otherwise)" if split == "validation" else ""
+        )
+        return _warning(
+            ExportWarning(f"{split}_empty"), f"{split.capitalize()} is empty{why}.", split
+        )
+    if count < TINY_ROWS[split]:
+        return _warning(
+            ExportWarning(f"{split}_tiny"),
+            f"{split.capitalize()} has only {_rows(count)} (under {TINY_ROWS[split]}): its "
+            "figures say little.",
+            split,
+        )
+    return None
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
+def _warning(code: ExportWarning, message: str, split: str | None = None) -> dict:
+    return {"code": str(code), "message": message, "split": split}

@@ -12,7 +12,7 @@ import logging
 import shutil
 import subprocess
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,17 +30,15 @@ from labeling.exports.snapshot import (
     SnapshotWriter,
     atomic_directory,
     partial_directories,
+    split_checks,
 )
 from labeling.exports.split import SPLITS
-from labeling.models import DatasetExport, Demonstration, Project
+from labeling.models import DatasetExport, Project
 from labeling.selectors.quality import agreement_alphas_for
+from labeling.services.export_checks import filters_clean, options_clean, split_clean
 
 logger = logging.getLogger(__name__)
 
-FILTER_KEYS = {"date_from", "date_to", "annotators", "model_versions", "review_status"}
-FILTER_KEYS |= {"min_agreement"}
-OPTION_KEYS = {"require_accepted", "kto_from_rankings", "conversational", "near_duplicates"}
-DEFAULT_SPLIT = (0.9, 0.05, 0.05)
 MANIFEST_VERSION = 1
 # An export of 1M preference pairs writes its snapshot in about 20 s. One that started longer
 # ago than this and has written nothing to its snapshot for as long has lost its worker.
@@ -64,7 +62,8 @@ def dataset_export_create(
     format: str,
     created_by: AbstractBaseUser | None = None,
     rule: str = DatasetExport.Rule.ALL,
-    split: tuple[float, float, float] = DEFAULT_SPLIT,
+    split: tuple[float, float, float] | None = None,
+    held_out: bool = True,
     seed: int = 0,
     parquet: bool = False,
     filters: dict | None = None,
@@ -72,6 +71,8 @@ def dataset_export_create(
 ) -> DatasetExport:
     """Store an export request (status pending); `dataset_export_run` does the work.
 
+    split: train, validation, test shares (default DEFAULT_SPLIT); held_out=False: no held-out
+    rows (1,0,0) for a first tiny round, and a split holding rows out is refused, not overridden.
     filters: date_from/date_to (ISO days, inclusive), annotators (user ids), model_versions
     (version numbers), review_status (demonstration statuses), min_agreement (0-1).
     options: require_accepted, kto_from_rankings, conversational (default true),
@@ -81,13 +82,15 @@ def dataset_export_create(
         project=project,
         format=format,
         rule=rule,
-        filters=_filters_clean(filters or {}, project=project),
-        options=_options_clean(options or {}),
+        filters=filters_clean(filters or {}, project=project),
+        options=options_clean(options or {}),
         seed=seed,
         parquet=parquet,
         created_by=created_by,
     )
-    export.split_train, export.split_validation, export.split_test = _split_clean(split)
+    export.split_train, export.split_validation, export.split_test = split_clean(
+        split, held_out=held_out
+    )
     export.full_clean()
     export.save()
     return export
@@ -227,7 +230,9 @@ def _snapshot_write(*, export: DatasetExport) -> dict:
     with atomic_directory(snapshot_directory(export)) as directory:
         writer = SnapshotWriter(directory, parquet=export.parquet)
         tally = export_stream(spec=spec, writer=writer, pseudonym_key=settings.SECRET_KEY)
-        return writer.finish(_manifest(export, spec, tally.manifest_parts()))
+        moved = tally.prompts_moved_to_train
+        checked = split_checks(writer.rows_per_split(), ratios=export.split, moved_to_train=moved)
+        return writer.finish(_manifest(export, spec, tally.manifest_parts() | checked))
 
 
 def _manifest(export: DatasetExport, spec: ExportSpec, figures: dict) -> dict:
@@ -327,71 +332,3 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return result.stdout.strip() or "unknown"
-
-
-# --- checks of the request ------------------------------------------------------------------
-
-
-def _split_clean(split) -> tuple[float, float, float]:
-    try:
-        parts = tuple(float(part) for part in split)
-    except (TypeError, ValueError):
-        raise ValidationError({"split": "Give three fractions, e.g. 0.9, 0.05, 0.05."}) from None
-    if len(parts) != 3 or any(part < 0 for part in parts) or abs(sum(parts) - 1.0) > 1e-6:
-        raise ValidationError({"split": "Three non-negative fractions that add up to 1."})
-    if parts[0] == 0:
-        raise ValidationError({"split": "The train split cannot be empty."})
-    return parts  # type: ignore[return-value]
-
-
-def _filters_clean(filters: dict, *, project: Project) -> dict:
-    unknown = set(filters) - FILTER_KEYS
-    if unknown:
-        raise ValidationError({"filters": f"Unknown filters: {', '.join(sorted(unknown))}."})
-    cleaned = {key: value for key, value in filters.items() if value not in (None, "", [])}
-    for key in ("date_from", "date_to"):
-        if key in cleaned:
-            try:
-                cleaned[key] = date.fromisoformat(str(cleaned[key])).isoformat()
-            except ValueError:
-                raise ValidationError({"filters": f"{key}: use a date like 2025-01-31."}) from None
-    if cleaned.get("date_from", "") > cleaned.get("date_to", "9999-12-31"):
-        raise ValidationError({"filters": "date_from is after date_to."})
-    for key in ("annotators", "model_versions"):
-        if key in cleaned:
-            cleaned[key] = _int_list(cleaned[key], key)
-    if "model_versions" in cleaned:
-        known = set(project.model_versions.values_list("number", flat=True))
-        missing = sorted(set(cleaned["model_versions"]) - known)
-        if missing:
-            raise ValidationError({"filters": f"model_versions: no version {missing} here."})
-    if "review_status" in cleaned:
-        statuses = cleaned["review_status"]
-        statuses = [statuses] if isinstance(statuses, str) else list(statuses)
-        if set(statuses) - set(Demonstration.ReviewStatus.values):
-            known = ", ".join(Demonstration.ReviewStatus.values)
-            raise ValidationError({"filters": f"review_status: one or more of {known}."})
-        cleaned["review_status"] = statuses
-    if "min_agreement" in cleaned:
-        try:
-            cleaned["min_agreement"] = float(cleaned["min_agreement"])
-        except (TypeError, ValueError):
-            cleaned["min_agreement"] = -1.0
-        if not 0.0 <= cleaned["min_agreement"] <= 1.0:
-            raise ValidationError({"filters": "min_agreement: a share from 0 to 1."})
-    return cleaned
-
-
-def _int_list(value, key: str) -> list[int]:
-    values = value if isinstance(value, list | tuple) else [value]
-    try:
-        return sorted({int(item) for item in values})
-    except (TypeError, ValueError):
-        raise ValidationError({"filters": f"{key}: a list of whole numbers."}) from None
-
-
-def _options_clean(options: dict) -> dict:
-    unknown = set(options) - OPTION_KEYS
-    if unknown:
-        raise ValidationError({"options": f"Unknown options: {', '.join(sorted(unknown))}."})
-    return {key: bool(value) for key, value in options.items()}

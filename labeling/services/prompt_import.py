@@ -10,11 +10,15 @@ to list its errors, and the transaction is rolled back.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max
 
@@ -118,6 +122,25 @@ def prompts_import(
         if report.invalid and not skip_invalid:
             raise PromptImportRejected(report)  # leaving atomic() rolls back
     return report
+
+
+def prompts_import_upload(
+    *, project: Project, upload: UploadedFile, format: str | None = None, skip_invalid: bool = False
+) -> ImportReport:
+    """An uploaded file (the API, the admin's "Import prompts…") imported as `prompts_import`
+    imports a path: kept under its own name, which the report names, and removed after.
+
+    Raises ValidationError on `file` for a file over PROMPT_IMPORT_MAX_BYTES.
+    """
+    if upload.size > settings.PROMPT_IMPORT_MAX_BYTES:
+        limit = settings.PROMPT_IMPORT_MAX_BYTES // (1024 * 1024)
+        raise ValidationError({"file": [f"The file is larger than {limit} MiB."]})
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / (Path(upload.name or "").name or "upload")
+        with path.open("wb") as file:
+            for chunk in upload.chunks():
+                file.write(chunk)
+        return prompts_import(project=project, path=path, format=format, skip_invalid=skip_invalid)
 
 
 def _valid_rows(path: Path, file_format: Format, report: ImportReport) -> Iterator[ImportRow]:

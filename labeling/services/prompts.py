@@ -1,9 +1,54 @@
+"""Writing prompts one at a time (a write task, the demo, the admin); files go through
+labeling.services.prompt_import. The dedupe key always follows the text it is made from."""
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from labeling.models import Project, Prompt
 from labeling.normalize import prompt_dedupe_key, prompt_normalize
 
-__all__ = ["prompt_create", "prompt_dedupe_key", "prompt_normalize"]
+__all__ = [
+    "prompt_create",
+    "prompt_dedupe_key",
+    "prompt_normalize",
+    "prompt_text_check",
+    "prompt_update",
+]
+
+DUPLICATE = "This instruction (with this input) is already in the project."
+ANSWERED = (
+    "This prompt was already answered as it is written (completions, demonstrations, "
+    "judgements or tasks refer to it), so its instruction and input stay as they are; add "
+    "the corrected prompt as a new one."
+)
+
+
+def prompt_text_check(
+    *, project: Project, instruction: str, input: str = "", prompt: Prompt | None = None
+) -> None:
+    """Refuse, keyed by field, a text that repeats another prompt of the project, or that
+    rewords `prompt` once anything answers it: those answers were given to the text as it
+    was (case and spacing, which the dedupe key ignores, may still change)."""
+    key = prompt_dedupe_key(instruction=instruction, input=input)
+    others = Prompt.objects.filter(project=project, dedupe_key=key)
+    if prompt is not None:
+        others = others.exclude(pk=prompt.pk)
+    if others.exists():
+        raise ValidationError({"instruction": DUPLICATE})
+    if prompt is None:
+        return
+    stored = Prompt.objects.filter(pk=prompt.pk).values_list("dedupe_key", flat=True).first()
+    if stored != key and _answered(prompt):
+        raise ValidationError({"instruction": ANSWERED})
+
+
+def _answered(prompt: Prompt) -> bool:
+    return (
+        prompt.completions.exists()
+        or prompt.demonstrations.exists()
+        or prompt.judgements.exists()
+        or prompt.assignments.exists()
+    )
 
 
 @transaction.atomic
@@ -17,6 +62,7 @@ def prompt_create(
     source: str = "",
     metadata: dict | None = None,
 ) -> Prompt:
+    prompt_text_check(project=project, instruction=instruction, input=input)
     prompt = Prompt(
         project=project,
         instruction=instruction,
@@ -30,3 +76,28 @@ def prompt_create(
     prompt.full_clean()
     prompt.save()
     return prompt
+
+
+@transaction.atomic
+def prompt_update(
+    *,
+    prompt: Prompt,
+    instruction: str | None = None,
+    input: str | None = None,
+    category: str | None = None,
+) -> Prompt:
+    """Correct a prompt (None: keep the field); the text as `prompt_text_check` allows.
+
+    Reads the stored row again: the object passed in may carry a form's unsaved values.
+    """
+    current = Prompt.objects.select_for_update().get(pk=prompt.pk)
+    instruction = current.instruction if instruction is None else instruction
+    input = current.input if input is None else input
+    prompt_text_check(project=current.project, instruction=instruction, input=input, prompt=current)
+    current.instruction, current.input = instruction, input
+    if category is not None:
+        current.category = category
+    current.dedupe_key = prompt_dedupe_key(instruction=instruction, input=input)
+    current.full_clean()
+    current.save(update_fields=["instruction", "input", "category", "dedupe_key"])
+    return current

@@ -120,7 +120,11 @@ def test_a_parent_adapter_that_cannot_be_compared_with_is_refused_before_trainin
     parent = candidate(project, tmp_path)  # its adapter directory is empty
     with pytest.raises(ValidationError, match="adapter of tiny-v1 is missing"):
         start(project, snapshot, "if_better", base_version=parent)
-    assert start(project, snapshot, "manual", base_version=parent, eval=False).pk
+    with pytest.raises(ValidationError, match="the run starts from it"):
+        start(project, snapshot, "manual", base_version=parent, eval=False)
+    assert start(
+        project, snapshot, "manual", base_version=parent, eval=False, init_from_parent=False
+    ).pk
 
     (tmp_path / "v1" / "adapter_config.json").write_text("{}")
     (tmp_path / "v1" / "meta.json").write_text(json.dumps({"task": "reward_model"}))

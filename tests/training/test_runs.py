@@ -312,7 +312,7 @@ def test_train_on_an_export_from_the_export_admin(project, snapshot, admin_clien
     from labeling.models import DatasetExport
 
     export = DatasetExport.objects.create(
-        project=project, format="kto", status="done", path=str(snapshot)
+        project=project, format="preference", status="done", path=str(snapshot)
     )
     pending = DatasetExport.objects.create(project=project, format="preference")
     changelist = reverse("admin:labeling_datasetexport_changelist")
@@ -327,7 +327,7 @@ def test_train_on_an_export_from_the_export_admin(project, snapshot, admin_clien
     form = admin_client.post(changelist, chosen)
     html = form.content.decode()
     assert form.status_code == 200 and "Start training run" in html
-    assert form.context["form"]["method"].value() == "kto"  # the method that fits the format
+    assert form.context["form"]["method"].value() == "dpo"  # the method that fits the format
     assert form.context["form"]["export"].value() == export.pk
 
     started = admin_client.post(

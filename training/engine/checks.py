@@ -10,16 +10,24 @@ from typing import Any
 
 from training.engine.schema import (
     DPO_LOSS_TYPES,
+    EXPORT_FORMATS_FOR_METHOD,
     KTO_LOSS_TYPES,
+    METHOD_LABELS,
     METHODS,
     MIN_MAX_LENGTH,
     MIN_TRAIN_ROWS,
     RLHF_ALGORITHMS,
     ROW_NOUN,
+    SPLITS,
     DatasetStats,
     describe_formats,
+    methods_for_export_format,
     missing_columns,
 )
+
+# The weighted desirable : undesirable ratio aimed at when the weights come from the counts:
+# the middle of TRL's recommended [1, 4/3], so that rounding to 2 decimals stays inside it.
+KTO_TARGET_RATIO = 7 / 6
 
 
 def kto_weight_ranges(
@@ -50,6 +58,87 @@ def kto_weights_balanced(
         n_desirable, n_undesirable, desirable_weight, undesirable_weight
     )
     return dlo <= desirable_weight <= dhi or ulo <= undesirable_weight <= uhi
+
+
+def kto_weights_from_counts(n_desirable: int, n_undesirable: int) -> tuple[float, float]:
+    """(desirable_weight, undesirable_weight) that put desirable_weight * n_desirable /
+    (undesirable_weight * n_undesirable) in TRL's [1, 4/3]: the rarer label is weighted up,
+    the commoner one keeps weight 1 (the KTO paper's advice, Eq. 8)."""
+    if n_desirable <= 0 or n_undesirable <= 0 or n_desirable == n_undesirable:
+        return 1.0, 1.0
+    if n_desirable < n_undesirable:
+        return round(n_undesirable / n_desirable * KTO_TARGET_RATIO, 2), 1.0
+    return 1.0, round(n_desirable / (n_undesirable * KTO_TARGET_RATIO), 2)
+
+
+def kto_weights_for(options: Any, n_desirable: int, n_undesirable: int) -> tuple[float, float]:
+    """The weights a KTO run trains with: from the counts when neither is set, otherwise the
+    ones set (an unset one is 1)."""
+    desirable, undesirable = options.desirable_weight, options.undesirable_weight
+    if desirable is None and undesirable is None:
+        return kto_weights_from_counts(n_desirable, n_undesirable)
+    return (
+        1.0 if desirable is None else desirable,
+        1.0 if undesirable is None else undesirable,
+    )
+
+
+def export_format_problem(method: str, export_format: str | None) -> str | None:
+    """Why `method` cannot train on an export of this format (None when it can, or when the
+    snapshot was made by hand under a name no method declares)."""
+    known = {f for formats in EXPORT_FORMATS_FOR_METHOD.values() for f in formats}
+    if export_format not in known or export_format in EXPORT_FORMATS_FOR_METHOD[method]:
+        return None
+    fitting = ", ".join(METHOD_LABELS[m] for m in methods_for_export_format(export_format))
+    takes = " or ".join(EXPORT_FORMATS_FOR_METHOD[method])
+    return (
+        f"{METHOD_LABELS[method]} trains on {takes} exports, not on {export_format} ones; "
+        f"{export_format} exports train with {fitting}"
+    )
+
+
+def manifest_problems(
+    c: Any, manifest: dict[str, Any], export_format: str | None = None
+) -> tuple[str, str] | None:
+    """What makes a snapshot unable to train `c`, from its manifest.json alone (so a run can be
+    refused before it is queued): ("method", why) when the method does not take the export's
+    format, ("data", why) when the train split is empty or too small; None when neither."""
+    wrong_format = export_format_problem(c.method, manifest.get("format") or export_format)
+    if wrong_format:
+        return "method", wrong_format
+    rows = manifest.get("rows")
+    if not isinstance(rows, dict) or not isinstance(rows.get("train"), int):
+        return None  # a hand-made snapshot without counts: the engine counts when it loads
+    counts = ", ".join(f"{rows.get(split, 0)} {split}" for split in SPLITS)
+    if rows["train"] <= 0:
+        return "data", f"its train split is empty ({counts} rows): nothing to train on"
+    problems = train_rows_problems(c, rows["train"])
+    return ("data", f"{'; '.join(problems)} ({counts} rows)") if problems else None
+
+
+def train_rows_problems(c: Any, n: int, *, train_file: str = "train split") -> list[str]:
+    """The engine's rule for the size of the train split: not empty, at least MIN_TRAIN_ROWS
+    of the method's rows, and enough rows for the batches the method needs."""
+    if n <= 0:
+        return [f"{train_file} is missing or empty: nothing to train on"]
+    noun = ROW_NOUN[c.method]
+    if n < MIN_TRAIN_ROWS[c.method]:
+        return [
+            f"too few {noun} for the train split: {n}; {c.method} needs at least "
+            f"{MIN_TRAIN_ROWS[c.method]}"
+        ]
+    p: list[str] = []
+    if c.method == "kto" and c.kto.loss_type == "kto" and n < c.batch_size:
+        p.append(
+            f"KTO needs at least batch_size ({c.batch_size}) train rows to estimate its KL "
+            f"term; the train split has {n}"
+        )
+    if c.method == "rlhf" and n * c.rlhf.num_generations < c.batch_size:
+        p.append(
+            f"rlhf: {n} prompts x {c.rlhf.num_generations} generations cannot fill a batch of "
+            f"{c.batch_size}"
+        )
+    return p
 
 
 def config_problems(c: Any) -> list[str]:
@@ -114,8 +203,12 @@ def _kto_problems(c: Any) -> list[str]:
         p.append(f"kto.loss_type {c.kto.loss_type!r} is not one of {', '.join(KTO_LOSS_TYPES)}")
     if c.kto.beta <= 0:
         p.append(f"kto.beta must be positive, got {c.kto.beta}")
-    if c.kto.desirable_weight <= 0 or c.kto.undesirable_weight <= 0:
-        p.append("kto.desirable_weight and kto.undesirable_weight must be positive")
+    weights = (c.kto.desirable_weight, c.kto.undesirable_weight)
+    if any(weight is not None and weight <= 0 for weight in weights):
+        p.append(
+            "kto.desirable_weight and kto.undesirable_weight must be positive (or unset: "
+            "then they are set from the train split's counts)"
+        )
     if c.kto.loss_type == "kto" and c.batch_size < 2:
         p.append(
             f"KTO needs batch_size >= 2 (got {c.batch_size}): its KL term is estimated from "
@@ -173,13 +266,17 @@ _METHOD_CHECKS = {
 
 
 def dataset_problems(c: Any, s: DatasetStats) -> list[str]:
+    train_file = str(Path(s.data_dir) / s.files.get("train", "train.jsonl"))
+    wrong_format = export_format_problem(c.method, s.export_format)
+    if wrong_format:
+        return [wrong_format]
     train_columns = s.columns.get("train")
     if train_columns is None or s.rows.get("train", 0) == 0:
-        return [f"{Path(s.data_dir) / 'train.jsonl'} is missing or empty: nothing to train on"]
+        return train_rows_problems(c, 0, train_file=train_file)
     missing = missing_columns(c.method, train_columns)
     if missing:
         return [
-            f"{Path(s.data_dir) / 'train.jsonl'}: method {c.method} needs columns "
+            f"{train_file}: method {c.method} needs columns "
             f"{describe_formats(c.method)}; missing: {', '.join(missing)}"
         ]
     if c.method == "rlhf" and not c.rlhf.reward_model and "chosen" not in train_columns:
@@ -188,43 +285,27 @@ def dataset_problems(c: Any, s: DatasetStats) -> list[str]:
             "pairs (prompt, chosen, rejected); the snapshot has prompts only"
         ]
     n = s.rows["train"]
-    noun = ROW_NOUN[c.method]
     if n < MIN_TRAIN_ROWS[c.method]:
-        return [
-            f"too few {noun} for the train split: {n}; {c.method} needs at least "
-            f"{MIN_TRAIN_ROWS[c.method]}"
-        ]
+        return train_rows_problems(c, n)
     p: list[str] = _kto_data_problems(c, s) if c.method == "kto" else []
-    if c.method == "rlhf" and n * c.rlhf.num_generations < c.batch_size:
-        p.append(
-            f"rlhf: {n} prompts x {c.rlhf.num_generations} generations cannot fill a batch of "
-            f"{c.batch_size}"
-        )
-    return p
+    return p + train_rows_problems(c, n)
 
 
 def _kto_data_problems(c: Any, s: DatasetStats) -> list[str]:
-    p: list[str] = []
-    n = s.rows["train"]
+    """Both labels present; weights set by hand must make up for unequal counts (weights left
+    unset are set from the counts, see kto_weights_from_counts)."""
     if s.desirable == 0 or s.undesirable == 0:
-        p.append(
+        return [
             f"KTO needs both desirable and undesirable completions; the train split has "
             f"{s.desirable} desirable and {s.undesirable} undesirable"
-        )
-    elif not kto_weights_balanced(
-        s.desirable, s.undesirable, c.kto.desirable_weight, c.kto.undesirable_weight
-    ):
-        (dlo, dhi), (ulo, uhi) = kto_weight_ranges(
-            s.desirable, s.undesirable, c.kto.desirable_weight, c.kto.undesirable_weight
-        )
-        p.append(
-            f"KTO data is imbalanced ({s.desirable} desirable vs {s.undesirable} undesirable) "
-            f"and the weights do not compensate: set kto.desirable_weight in [{dlo}, {dhi}] "
-            f"or kto.undesirable_weight in [{ulo}, {uhi}] (not both)"
-        )
-    if c.kto.loss_type == "kto" and n < c.batch_size:
-        p.append(
-            f"KTO needs at least batch_size ({c.batch_size}) train rows to estimate its KL "
-            f"term; the train split has {n}"
-        )
-    return p
+        ]
+    desirable, undesirable = kto_weights_for(c.kto, s.desirable, s.undesirable)
+    if kto_weights_balanced(s.desirable, s.undesirable, desirable, undesirable):
+        return []
+    (dlo, dhi), (ulo, uhi) = kto_weight_ranges(s.desirable, s.undesirable, desirable, undesirable)
+    return [
+        f"KTO data is imbalanced ({s.desirable} desirable vs {s.undesirable} undesirable) "
+        f"and the weights set do not compensate: set kto.desirable_weight in [{dlo}, {dhi}] "
+        f"or kto.undesirable_weight in [{ulo}, {uhi}] (not both), or leave both unset to "
+        "have them set from the counts"
+    ]

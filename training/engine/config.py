@@ -21,6 +21,15 @@ from training.engine.checks import (
     kto_weight_ranges,
     kto_weights_balanced,
 )
+from training.engine.lineage import shape_problems
+from training.engine.options import (
+    CPTOptions,
+    DPOOptions,
+    KTOOptions,
+    ORPOOptions,
+    RewardOptions,
+    RLHFOptions,
+)
 from training.engine.schema import (
     DPO_LOSS_TYPES,
     KTO_LOSS_TYPES,
@@ -55,112 +64,6 @@ class ConfigError(ValueError):
 
 
 @dataclass
-class DPOOptions:
-    beta: float = field(
-        default=0.1,
-        metadata={
-            "help": "How far the policy may move from the reference: higher keeps it closer."
-        },
-    )
-    loss_type: str = field(
-        default="sigmoid",
-        metadata={"help": f"DPO loss variant, one of TRL's: {', '.join(DPO_LOSS_TYPES)}."},
-    )
-    label_smoothing: float = field(
-        default=0.0,
-        metadata={"help": "Assumed label-flip probability (robust DPO) or EXO's epsilon."},
-    )
-    precompute_ref_log_probs: bool = field(
-        default=True,
-        metadata={
-            "help": "Score every pair under the reference once before training instead of at "
-            "every step: one reference forward per pair instead of one per pair and epoch."
-        },
-    )
-
-
-@dataclass
-class KTOOptions:
-    beta: float = field(
-        default=0.1, metadata={"help": "How far the policy may move from the reference."}
-    )
-    loss_type: str = field(
-        default="kto", metadata={"help": f"KTO loss variant: {', '.join(KTO_LOSS_TYPES)}."}
-    )
-    desirable_weight: float = field(
-        default=1.0,
-        metadata={"help": "Weight of desirable completions' losses (balances unequal counts)."},
-    )
-    undesirable_weight: float = field(
-        default=1.0,
-        metadata={"help": "Weight of undesirable completions' losses (balances unequal counts)."},
-    )
-
-
-@dataclass
-class ORPOOptions:
-    beta: float = field(
-        default=0.1,
-        metadata={
-            "help": "Lambda of the ORPO paper: weight of the odds-ratio term vs the NLL term."
-        },
-    )
-
-
-@dataclass
-class RewardOptions:
-    center_rewards_coefficient: float = field(
-        default=0.0,
-        metadata={
-            "help": "Pull rewards towards mean zero with this weight (0 disables; 0.01 is usual)."
-        },
-    )
-
-
-@dataclass
-class RLHFOptions:
-    reward_model: str = field(
-        default="",
-        metadata={
-            "help": "Reward model directory (full model or reward adapter). Empty: train one "
-            "first on the snapshot's preference pairs."
-        },
-    )
-    algorithm: str = field(
-        default="rloo", metadata={"help": f"Policy optimiser: {', '.join(RLHF_ALGORITHMS)}."}
-    )
-    reward_epochs: float = field(
-        default=1.0, metadata={"help": "Epochs of reward-model training when none is given."}
-    )
-    reward_learning_rate: float = field(
-        default=1e-4,
-        metadata={"help": "Learning rate of reward-model training when none is given."},
-    )
-    num_generations: int = field(
-        default=4, metadata={"help": "Completions sampled per prompt (at least 2)."}
-    )
-    max_new_tokens: int = field(
-        default=48, metadata={"help": "Longest sampled completion, in tokens."}
-    )
-    temperature: float = field(default=0.9, metadata={"help": "Sampling temperature."})
-    beta: float = field(
-        default=0.05,
-        metadata={"help": "KL penalty weight towards the reference policy (0 disables it)."},
-    )
-
-
-@dataclass
-class CPTOptions:
-    chunk_length: int = field(
-        default=512,
-        metadata={"help": "Tokens per training chunk; capped by the model's context length."},
-    )
-    deduplicate: bool = field(
-        default=True, metadata={"help": "Drop exact duplicate documents after cleaning."}
-    )
-
-
-@dataclass
 class TrainConfig:
     method: str = field(default="sft", metadata={"help": f"Training method: {', '.join(METHODS)}."})
     base_model: str = field(
@@ -170,9 +73,16 @@ class TrainConfig:
     parent_adapter: str = field(
         default="",
         metadata={
-            "help": "LoRA adapter directory of the parent version, which the held-out "
-            "evaluation compares the new model with (it trains on base_model all the same). "
-            "Empty: the parent is base_model itself."
+            "help": "LoRA adapter directory of the parent version (trained on base_model): "
+            "where the run starts (see init_from_parent) and what the held-out evaluation "
+            "compares with. Empty: the parent is base_model itself."
+        },
+    )
+    init_from_parent: bool = field(
+        default=True,
+        metadata={
+            "help": "Continue the parent's adapter (its weights initialize the new one, and "
+            "DPO/KTO use the parent as reference); false: a fresh adapter on the base model."
         },
     )
     output_dir: str = field(
@@ -353,6 +263,11 @@ def _resolve(config: TrainConfig, key: str) -> tuple[Any, str]:
 
 
 def _coerce(raw: Any, hint: Any, key: str) -> Any:
+    optional = _optional_of(hint)
+    if optional is not None:  # a setting that may be left unset: null, "" or "none"
+        if raw is None or str(raw).strip().lower() in ("", "none", "null"):
+            return None
+        return _coerce(raw, optional, key)
     try:
         if hint is bool:
             if isinstance(raw, bool):
@@ -385,9 +300,17 @@ def _coerce(raw: Any, hint: Any, key: str) -> Any:
     raise ConfigError(f"setting {key!r} needs a {getattr(hint, '__name__', hint)}, got {raw!r}")
 
 
+def _optional_of(hint: Any) -> Any:
+    """T for a hint `T | None`, else None."""
+    args = typing.get_args(hint)
+    if len(args) == 2 and type(None) in args:
+        return next(arg for arg in args if arg is not type(None))
+    return None
+
+
 def validate(config: TrainConfig, dataset_stats: DatasetStats | None = None) -> None:
     """Raise ConfigError naming the first problem that would make the run fail or learn nothing."""
-    problems = config_problems(config)
+    problems = config_problems(config) + shape_problems(config)
     if dataset_stats is not None and not problems:
         problems = dataset_problems(config, dataset_stats)
     if problems:

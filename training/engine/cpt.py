@@ -43,7 +43,7 @@ def train(
     train_chunks = tokenize_and_chunk(snapshot.splits["train"], tokenizer, chunk_length)
     eval_docs = recipe.held_out(snapshot, config)
     eval_chunks = tokenize_and_chunk(eval_docs, tokenizer, chunk_length) if eval_docs else None
-    model = recipe.load_causal_lm(config.base_model)
+    model, peft_config = recipe.load_policy(config)
     callback = recipe.progress_callback(progress, should_stop)
 
     with recipe.scratch_dir(out) as work:
@@ -54,7 +54,7 @@ def train(
             train_dataset=train_chunks,
             eval_dataset=eval_chunks if eval_chunks is not None and len(eval_chunks) else None,
             processing_class=tokenizer,
-            peft_config=recipe.lora_config(config),
+            peft_config=peft_config,
             callbacks=[callback],
         )
         recipe.run(trainer, callback)

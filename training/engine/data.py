@@ -2,15 +2,20 @@
 
 Input contract (the export side writes exactly this):
 
-    DIR/manifest.json      {"format": ..., "rows": {"train": N, "validation": N, "test": N}, ...}
-    DIR/train.jsonl        one JSON object per line
+    DIR/manifest.json      {"format": ..., "file_format": "jsonl"|"parquet",
+                            "rows": {"train": N, "validation": N, "test": N}, ...}
+    DIR/train.jsonl        one JSON object per line (or train.parquet: the same rows)
     DIR/validation.jsonl   optional, may be empty
     DIR/test.jsonl         optional, may be empty
 
-Row formats by method (TRL's dataset formats):
+Row formats by method (TRL's dataset formats, plus the export formats SFT converts):
 
     sft           {"messages": [{"role": ..., "content": ...}, ...]}      conversational
                   or {"prompt": ..., "completion": ...}                   (strings or messages)
+                  or alpaca {"instruction", "input", "output"} / dolly {"instruction",
+                  "context", "response"}: turned into conversational prompt/completion rows
+                  (the prompt from prompts.prompt_messages), so the loss is on the answer
+                  or {"text": ...}: language modelling on the whole text
     reward, dpo,  {"prompt": [{"role": "user", ...}],
     orpo, rlhf     "chosen": [{"role": "assistant", ...}],
                    "rejected": [{"role": "assistant", ...}]}              or plain strings
@@ -35,7 +40,9 @@ from typing import Any
 from datasets import Dataset, load_dataset
 
 from training.engine.config import ConfigError
+from training.engine.prompts import prompt_messages
 from training.engine.schema import (
+    MAY_BE_EMPTY,
     ROW_FORMATS,
     SPLITS,
     DatasetStats,
@@ -43,6 +50,13 @@ from training.engine.schema import (
     detect_row_format,
     missing_columns,
 )
+
+FILE_SUFFIXES = (".jsonl", ".parquet")
+# Export formats SFT reads as a prompt and an answer: (instruction, input, answer) columns.
+INSTRUCTION_FORMATS = {
+    "alpaca": ("instruction", "input", "output"),
+    "dolly": ("instruction", "context", "response"),
+}
 
 
 class DataError(ConfigError):
@@ -66,27 +80,23 @@ class Snapshot:
 def load_snapshot(data_dir: str | Path, method: str) -> Snapshot:
     """Every non-empty split of the snapshot, reduced to the columns `method` uses."""
     data_dir = Path(data_dir)
-    manifest_path = data_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise DataError(f"{data_dir} is not a snapshot directory: manifest.json is missing")
-    raw_manifest = manifest_path.read_bytes()
-    try:
-        manifest = json.loads(raw_manifest)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{manifest_path} is not valid JSON: {exc}") from None
-
-    stats = DatasetStats(data_dir=str(data_dir))
+    manifest, raw_manifest = _read_manifest(data_dir)
+    stats = DatasetStats(data_dir=str(data_dir), export_format=manifest.get("format"))
     splits: dict[str, Dataset] = {}
     train_format: str | None = None
     for split in SPLITS:
-        loaded = _load_split(data_dir / f"{split}.jsonl", method, train_format, stats, split)
+        path = split_file(data_dir, split, manifest.get("file_format"))
+        stats.files[split] = path.name
+        loaded = _load_split(path, method, train_format, stats, split)
         if loaded is not None:
             splits[split], row_format = loaded
             train_format = train_format or row_format
         stats.rows[split] = len(splits[split]) if split in splits else 0
 
     if "train" not in splits:
-        raise DataError(f"{data_dir / 'train.jsonl'} is missing or empty: nothing to train on")
+        raise DataError(
+            f"{data_dir / stats.files['train']} is missing or empty: nothing to train on"
+        )
     train = splits["train"]
     stats.row_format = train_format
     stats.conversational = _is_conversational(train[0])
@@ -105,11 +115,36 @@ def load_snapshot(data_dir: str | Path, method: str) -> Snapshot:
     )
 
 
+def _read_manifest(data_dir: Path) -> tuple[dict[str, Any], bytes]:
+    manifest_path = data_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise DataError(f"{data_dir} is not a snapshot directory: manifest.json is missing")
+    raw = manifest_path.read_bytes()
+    try:
+        manifest = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{manifest_path} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise DataError(f"{manifest_path} must hold a JSON object")
+    return manifest, raw
+
+
+def split_file(data_dir: Path, split: str, file_format: str | None = None) -> Path:
+    """The split's file: the manifest's file format first, then whichever exists; the JSON
+    Lines name when there is none (the error messages name it)."""
+    suffixes = sorted(FILE_SUFFIXES, key=lambda suffix: suffix != f".{file_format}")
+    for suffix in suffixes:
+        path = data_dir / f"{split}{suffix}"
+        if path.is_file():
+            return path
+    return data_dir / f"{split}{suffixes[0]}"
+
+
 def _load_split(
     path: Path, method: str, train_format: str | None, stats: DatasetStats, split: str
 ) -> tuple[Dataset, str] | None:
     """One split with only its format's columns; held-out splits must share train's format."""
-    dataset = _read_jsonl(path)
+    dataset = _read_split(path)
     if dataset is None:
         return None
     stats.columns[split] = list(dataset.column_names)
@@ -123,7 +158,7 @@ def _load_split(
     if train_format is not None and row_format != train_format:
         if not set(ROW_FORMATS[method][train_format]) <= set(dataset.column_names):
             raise DataError(
-                f"{path}: rows are in the {row_format} format but train.jsonl is in the "
+                f"{path}: rows are in the {row_format} format but the train split is in the "
                 f"{train_format} format; all splits must share one"
             )
         row_format = train_format
@@ -133,7 +168,24 @@ def _load_split(
         _check_values(path, dataset, needed)
     if "label" in needed:
         dataset = dataset.map(lambda row: {"label": bool(row["label"])})
+    if row_format in INSTRUCTION_FORMATS:
+        dataset = _as_prompt_completion(dataset, INSTRUCTION_FORMATS[row_format])
     return dataset, row_format
+
+
+def _as_prompt_completion(dataset: Dataset, columns: tuple[str, str, str]) -> Dataset:
+    """Alpaca/Dolly rows as conversational prompt/completion rows: the prompt is the user turn
+    generation sends (prompts.prompt_messages), so SFTTrainer puts the loss on the answer only
+    and the model learns the prompt it is served."""
+    instruction, input_text, answer = columns
+
+    def convert(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "prompt": prompt_messages(str(row[instruction]), str(row[input_text] or "")),
+            "completion": [{"role": "assistant", "content": str(row[answer])}],
+        }
+
+    return dataset.map(convert, remove_columns=list(columns))
 
 
 def _clean_cpt_splits(splits: dict[str, Dataset], stats: DatasetStats, data_dir: Path) -> None:
@@ -147,22 +199,32 @@ def _clean_cpt_splits(splits: dict[str, Dataset], stats: DatasetStats, data_dir:
             del splits[split]
         stats.rows[split] = len(cleaned)
     if "train" not in splits:
-        raise DataError(f"{data_dir / 'train.jsonl'}: every document is empty after cleaning")
+        raise DataError(
+            f"{data_dir / stats.files['train']}: every document is empty after cleaning"
+        )
 
 
-def _read_jsonl(path: Path) -> Dataset | None:
-    if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+def _read_split(path: Path) -> Dataset | None:
+    """The rows of a .jsonl or .parquet file; None when it is absent or holds none (an empty
+    split of a Parquet export is an empty file)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    builder = "parquet" if path.suffix == ".parquet" else "json"
+    if builder == "json" and not path.read_text(encoding="utf-8").strip():
         return None
     try:
-        dataset = load_dataset("json", data_files=str(path), split="train")
+        dataset = load_dataset(builder, data_files=str(path), split="train")
     except Exception as exc:  # datasets wraps parse errors in several exception types
-        raise DataError(f"{path} could not be read as JSON lines: {exc}") from None
+        kind = "Parquet" if builder == "parquet" else "JSON lines"
+        raise DataError(f"{path} could not be read as {kind}: {exc}") from None
     return dataset if len(dataset) else None
 
 
 def _check_values(path: Path, dataset: Dataset, needed: tuple[str, ...]) -> None:
     for column in needed:
         for index, value in enumerate(dataset[column]):
+            if column in MAY_BE_EMPTY:  # an instruction without an input
+                continue
             if value is None or (column != "label" and value in ("", [])):
                 raise DataError(f"{path}: row {index + 1} has an empty {column!r}")
             if column == "label" and value not in (True, False):  # also admits 0 and 1

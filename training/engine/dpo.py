@@ -30,7 +30,7 @@ def train(
 ) -> recipe.TrainResult:
     snapshot, out = recipe.begin(config, METHOD, data_dir)
     tokenizer = recipe.load_tokenizer(config.base_model)
-    model = recipe.load_causal_lm(config.base_model)
+    model, peft_config = recipe.load_policy(config)
     eval_rows = recipe.held_out(snapshot, config)
     callback = recipe.progress_callback(progress, should_stop)
 
@@ -50,7 +50,7 @@ def train(
             args=args,
             train_dataset=snapshot.splits["train"],
             processing_class=tokenizer,
-            peft_config=recipe.lora_config(config),
+            peft_config=peft_config,
             callbacks=[callback],
         )
         recipe.run(trainer, callback)
@@ -62,12 +62,12 @@ def train(
                     tokenizer,
                     eval_rows,
                     config.dpo.beta,
-                    ref_model=None if config.lora else recipe.load_causal_lm(config.base_model),
-                    parent=evaluation.parent_policy(trainer.model, config)
-                    if config.parent_adapter
-                    else None,
+                    ref_model=None if config.lora else recipe.load_reference(config),
+                    parent=recipe.parent_unless_reference(trainer.model, config),
                     max_length=config.max_length,
                 )
             )
 
-    return recipe.finish(config, snapshot, out, trainer, tokenizer, metrics, [callback])
+    return recipe.finish(
+        config, snapshot, out, trainer, tokenizer, metrics, [callback], reference=True
+    )

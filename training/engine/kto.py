@@ -2,6 +2,8 @@
 
 Each row is one completion labelled desirable or not; no pairs are needed. TRL estimates the
 KL term from the other completions in the batch, hence batch_size >= 2 (checked in validate).
+Unequal counts of desirable and undesirable rows are balanced by TRL's class weights, set from
+the counts unless the admin set them (class_weights).
 Held-out evaluation: how often the implicit reward's sign matches the label, against the base
 model and against the parent version.
 """
@@ -13,8 +15,10 @@ from pathlib import Path
 from trl import KTOConfig, KTOTrainer
 
 from training.engine import evaluation, recipe
-from training.engine.config import TrainConfig
+from training.engine.checks import kto_weights_for
+from training.engine.config import TrainConfig, apply_overrides
 from training.engine.progress import ProgressFn, StopFn
+from training.engine.schema import DatasetStats
 
 METHOD = "kto"
 
@@ -27,8 +31,9 @@ def train(
     should_stop: StopFn | None = None,
 ) -> recipe.TrainResult:
     snapshot, out = recipe.begin(config, METHOD, data_dir)
+    config, weights = class_weights(config, snapshot.stats)
     tokenizer = recipe.load_tokenizer(config.base_model)
-    model = recipe.load_causal_lm(config.base_model)
+    model, peft_config = recipe.load_policy(config)
     eval_rows = recipe.held_out(snapshot, config)
     callback = recipe.progress_callback(progress, should_stop)
 
@@ -46,11 +51,11 @@ def train(
             args=args,
             train_dataset=snapshot.splits["train"],
             processing_class=tokenizer,
-            peft_config=recipe.lora_config(config),
+            peft_config=peft_config,
             callbacks=[callback],
         )
         recipe.run(trainer, callback)
-        metrics = recipe.final_metrics(callback)
+        metrics = {**recipe.final_metrics(callback), **weights}
         if eval_rows is not None:
             metrics.update(
                 evaluation.policy_label_metrics(
@@ -58,12 +63,28 @@ def train(
                     tokenizer,
                     eval_rows,
                     config.kto.beta,
-                    ref_model=None if config.lora else recipe.load_causal_lm(config.base_model),
-                    parent=evaluation.parent_policy(trainer.model, config)
-                    if config.parent_adapter
-                    else None,
+                    ref_model=None if config.lora else recipe.load_reference(config),
+                    parent=recipe.parent_unless_reference(trainer.model, config),
                     max_length=config.max_length,
                 )
             )
 
-    return recipe.finish(config, snapshot, out, trainer, tokenizer, metrics, [callback])
+    return recipe.finish(
+        config, snapshot, out, trainer, tokenizer, metrics, [callback], reference=True
+    )
+
+
+def class_weights(config: TrainConfig, stats: DatasetStats) -> tuple[TrainConfig, dict[str, float]]:
+    """The config with the class weights it trains with, set from the train split's counts
+    unless the admin set them (meta.json's config then records them), and the figures the
+    run reports: both weights and both counts."""
+    desirable, undesirable = kto_weights_for(config.kto, stats.desirable, stats.undesirable)
+    config = apply_overrides(
+        config, {"kto.desirable_weight": desirable, "kto.undesirable_weight": undesirable}
+    )
+    return config, {
+        "kto_desirable_weight": desirable,
+        "kto_undesirable_weight": undesirable,
+        "kto_desirable_rows": float(stats.desirable),
+        "kto_undesirable_rows": float(stats.undesirable),
+    }

@@ -28,7 +28,7 @@ def train(
 ) -> recipe.TrainResult:
     snapshot, out = recipe.begin(config, METHOD, data_dir)
     tokenizer = recipe.load_tokenizer(config.base_model)
-    model = recipe.load_causal_lm(config.base_model)
+    model, peft_config = recipe.load_policy(config)
     eval_rows = recipe.held_out(snapshot, config)
     callback = recipe.progress_callback(progress, should_stop)
 
@@ -44,7 +44,7 @@ def train(
             args=args,
             train_dataset=snapshot.splits["train"],
             processing_class=tokenizer,
-            peft_config=recipe.lora_config(config),
+            peft_config=peft_config,
             callbacks=[callback],
         )
         recipe.run(trainer, callback)

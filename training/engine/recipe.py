@@ -18,10 +18,14 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
 
+from training.engine import lineage
 from training.engine.config import ConfigError, TrainConfig, validate
 from training.engine.data import Snapshot, load_snapshot
 from training.engine.progress import Cancelled, ProgressCallback, ProgressFn, StopFn
 from training.engine.publish import build_meta, publish
+
+# The name TRL 1.16's DPOTrainer and KTOTrainer give their copy of an adapter they continue.
+REFERENCE_ADAPTER = "ref"
 
 
 @dataclass
@@ -135,6 +139,75 @@ def load_causal_lm(path: str | Path) -> Any:
     return model
 
 
+def load_policy(config: TrainConfig) -> tuple[Any, Any]:
+    """(the model to train, the LoraConfig to give the trainer) for the run's start.
+
+    Continuing the parent (lineage.continues_parent), the model already holds the parent's
+    adapter, trainable, and the trainer gets no LoraConfig: DPOTrainer and KTOTrainer then
+    copy that adapter into a frozen "ref" adapter, their reference. A full fine-tune from the
+    parent starts from the parent's adapter merged into the base.
+    """
+    model = load_causal_lm(config.base_model)
+    if lineage.continues_parent(config):
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(model, config.parent_adapter, is_trainable=True), None
+    if lineage.starts_from_parent(config):
+        # PEFT froze the base weights when it wrapped them; a full fine-tune trains them all.
+        return _merged_parent(model, config).requires_grad_(True), None
+    return model, lora_config(config)
+
+
+def classifier_policy(model: Any, config: TrainConfig) -> tuple[Any, Any]:
+    """load_policy for a reward model (a one-output classifier on the base): continuing, a
+    fresh SEQ_CLS LoRA (which trains the new score head too) takes the parent's LoRA weights."""
+    peft_config = lora_config(config, task_type="SEQ_CLS")
+    if not lineage.continues_parent(config):
+        return model, peft_config
+    from peft import get_peft_model, set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    model = get_peft_model(model, peft_config)
+    weights = load_file(str(Path(config.parent_adapter) / "adapter_model.safetensors"))
+    loaded = set_peft_model_state_dict(model, weights)
+    if loaded.unexpected_keys:
+        raise ConfigError(
+            f"the parent adapter {config.parent_adapter} does not fit a reward model "
+            f"({len(loaded.unexpected_keys)} weights without a place): set init_from_parent false"
+        )
+    return model, None
+
+
+def load_reference(config: TrainConfig) -> Any:
+    """A frozen copy of the policy the run started from: the reference a full fine-tune's
+    held-out evaluation scores against (a LoRA run disables or switches its adapter instead)."""
+    model = load_causal_lm(config.base_model)
+    return _merged_parent(model, config) if lineage.starts_from_parent(config) else model
+
+
+def _merged_parent(model: Any, config: TrainConfig) -> Any:
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, config.parent_adapter).merge_and_unload()
+
+
+def parent_unless_reference(model: Any, config: TrainConfig) -> Any:
+    """The parent's policy for a held-out comparison beside the reference's, or None where the
+    run started from its parent, so the reference is the parent (no second scoring)."""
+    if not config.parent_adapter or lineage.starts_from_parent(config):
+        return None
+    from training.engine.evaluation import parent_policy
+
+    return parent_policy(model, config)
+
+
+def drop_reference_adapter(model: Any) -> None:
+    """Delete TRL's "ref" copy of the parent's adapter, so only the trained one is published
+    (PEFT saves every adapter a model holds)."""
+    if REFERENCE_ADAPTER in (getattr(model, "peft_config", None) or {}):
+        model.delete_adapter(REFERENCE_ADAPTER)
+
+
 @contextlib.contextmanager
 def scratch_dir(out: Path) -> Iterator[Path]:
     """The trainer's own output_dir: beside the target, always removed afterwards."""
@@ -207,9 +280,14 @@ def finish(
     tokenizer: Any,
     metrics: dict[str, float],
     callbacks: list[ProgressCallback],
+    reference: bool = False,
     **meta_extra: Any,
 ) -> TrainResult:
-    """Publish the trained model with its meta.json and describe the run: every method ends so."""
+    """Publish the trained model with its meta.json and describe the run: every method ends so.
+
+    meta.json's `started_from` says what the run began from (`reference`: and what it was
+    scored against while training; DPO and KTO have a reference policy).
+    """
     meta = build_meta(
         config=config,
         base_model=config.base_model,
@@ -217,7 +295,9 @@ def finish(
         manifest_sha256=snapshot.manifest_sha256,
         metrics=metrics,
         kind="adapter" if config.lora else "full",
+        extra={"started_from": lineage.started_from(config, reference=reference)},
         **meta_extra,
     )
+    drop_reference_adapter(trainer.model)
     publish(out, trainer.model, meta, tokenizer=tokenizer)
     return result(config, out, metrics, callbacks)

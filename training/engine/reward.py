@@ -62,7 +62,7 @@ def fit(
     max_steps: int | None = None,
 ) -> RewardTrainer:
     """Train a reward model on the snapshot's train pairs; returns the finished trainer."""
-    model = load_classifier(config.base_model)
+    model, peft_config = recipe.classifier_policy(load_classifier(config.base_model), config)
     model.config.pad_token_id = tokenizer.pad_token_id
     base_args = recipe.trainer_args(config, work)
     if learning_rate is not None:
@@ -82,7 +82,7 @@ def fit(
         args=args,
         train_dataset=pairs,
         processing_class=tokenizer,
-        peft_config=recipe.lora_config(config, task_type="SEQ_CLS"),
+        peft_config=peft_config,
         callbacks=[callback],
     )
     recipe.run(trainer, callback)

@@ -17,7 +17,7 @@ from typing import Any
 
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
-from training.engine import evaluation, recipe, reward
+from training.engine import evaluation, lineage, recipe, reward
 from training.engine.config import TrainConfig
 from training.engine.progress import ProgressFn, StopFn
 from training.engine.publish import build_meta, publish, save_weights, write_meta
@@ -118,8 +118,12 @@ def _publish(
         manifest_sha256=snapshot.manifest_sha256,
         metrics=metrics,
         kind="adapter" if config.lora else "full",
-        extra={"reward_model": config.rlhf.reward_model or REWARD_SUBDIR},
+        extra={
+            "reward_model": config.rlhf.reward_model or REWARD_SUBDIR,
+            "started_from": lineage.started_from(config, reference=config.rlhf.beta > 0),
+        },
     )
+    recipe.drop_reference_adapter(trainer.model)
 
     def add_reward_model(tmp: Path) -> None:
         if reward_dir is not None:
@@ -166,7 +170,7 @@ def build_policy_trainer(
     work: Path,
 ) -> Any:
     tokenizer = recipe.load_tokenizer(config.base_model, padding_side="left")
-    policy = recipe.load_causal_lm(config.base_model)
+    policy, peft_config = recipe.load_policy(config)
     r = config.rlhf
     config_cls, trainer_cls = (
         (RLOOConfig, RLOOTrainer) if r.algorithm == "rloo" else (GRPOConfig, GRPOTrainer)
@@ -185,7 +189,7 @@ def build_policy_trainer(
         train_dataset=train_rows.select_columns(["prompt"]),
         processing_class=tokenizer,
         reward_processing_classes=reward_tokenizer,
-        peft_config=recipe.lora_config(config),
+        peft_config=peft_config,
         callbacks=[callback],
     )
 

@@ -21,8 +21,21 @@ METHOD_LABELS: dict[str, str] = {
 }
 METHODS = tuple(METHOD_LABELS)
 
-# The method that fits each export format (the `format` of a snapshot's manifest.json),
-# preselected when training starts from an export.
+# The export formats (the `format` of a snapshot's manifest.json) each method trains on. A run
+# on an export of another format is refused when it is created. RLHF reads preference pairs
+# (its reward model is trained on them first; with a given reward model it uses their prompts).
+EXPORT_FORMATS_FOR_METHOD: dict[str, tuple[str, ...]] = {
+    "cpt": ("text", "documents"),
+    "sft": ("alpaca", "dolly", "messages", "text"),
+    "reward": ("preference",),
+    "dpo": ("preference",),
+    "orpo": ("preference",),
+    "kto": ("kto",),
+    "rlhf": ("preference",),
+}
+
+# The method that fits each export format best, preselected when training starts from an
+# export; it is always one of the methods that take the format (see methods_for_export_format).
 METHOD_FOR_EXPORT_FORMAT: dict[str, str] = {
     "preference": "dpo",
     "kto": "kto",
@@ -30,6 +43,7 @@ METHOD_FOR_EXPORT_FORMAT: dict[str, str] = {
     "dolly": "sft",
     "messages": "sft",
     "text": "cpt",
+    "documents": "cpt",
 }
 
 SPLITS = ("train", "validation", "test")
@@ -57,9 +71,17 @@ RLHF_ALGORITHMS = ("rloo", "grpo")
 
 MIN_MAX_LENGTH = 32
 
-# Each method accepts one of these row formats: name -> the columns it needs.
+# Each method accepts one of these row formats: name -> the columns it needs. SFT turns alpaca
+# and dolly rows into prompt/completion rows when it loads them (data.py), so the loss falls on
+# the answer only; text rows train as language modelling on the whole text.
 ROW_FORMATS: dict[str, dict[str, tuple[str, ...]]] = {
-    "sft": {"messages": ("messages",), "prompt_completion": ("prompt", "completion")},
+    "sft": {
+        "messages": ("messages",),
+        "prompt_completion": ("prompt", "completion"),
+        "alpaca": ("instruction", "input", "output"),
+        "dolly": ("instruction", "context", "response"),
+        "text": ("text",),
+    },
     "cpt": {"text": ("text",)},
     "reward": {"preference": ("prompt", "chosen", "rejected")},
     "dpo": {"preference": ("prompt", "chosen", "rejected")},
@@ -68,6 +90,9 @@ ROW_FORMATS: dict[str, dict[str, tuple[str, ...]]] = {
     # RLHF trains its reward model on the pairs; with a given reward model, prompts suffice.
     "rlhf": {"preference": ("prompt", "chosen", "rejected"), "prompt_only": ("prompt",)},
 }
+
+# Columns that may hold an empty string (a prompt without an input or context).
+MAY_BE_EMPTY = frozenset({"input", "context"})
 
 # Below these counts a run cannot learn anything measurable; the unit is a row of the format
 # (a demonstration, a preference pair, a rated completion, a document).
@@ -82,6 +107,11 @@ ROW_NOUN = {
     "kto": "rated completions",
     "rlhf": "prompts",
 }
+
+
+def methods_for_export_format(export_format: str) -> tuple[str, ...]:
+    """The methods that train on an export of this format, in METHODS order."""
+    return tuple(m for m in METHODS if export_format in EXPORT_FORMATS_FOR_METHOD[m])
 
 
 def detect_row_format(method: str, columns: list[str] | tuple[str, ...]) -> str | None:
@@ -114,6 +144,12 @@ class DatasetStats:
     """What `config.validate` needs to know about a loaded snapshot."""
 
     data_dir: str = field(default="", metadata={"help": "Snapshot directory the stats describe."})
+    export_format: str | None = field(
+        default=None, metadata={"help": "The manifest's `format` (None: a hand-made snapshot)."}
+    )
+    files: dict[str, str] = field(
+        default_factory=dict, metadata={"help": "The file read per split (.jsonl or .parquet)."}
+    )
     rows: dict[str, int] = field(
         default_factory=dict, metadata={"help": "Row count per split (after cleaning)."}
     )

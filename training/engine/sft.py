@@ -1,5 +1,8 @@
 """Supervised fine-tuning on demonstrations (TRL SFTTrainer), LoRA by default.
 
+Takes messages, alpaca and dolly exports (the last two as prompt/completion rows: the loss is
+on the answer only) and text exports (language modelling on the whole text), see data.py.
+
 Held-out evaluation: validation loss (and the parent version's on the same rows), and
 ROUGE-L / BLEU of greedy answers vs the references.
 """
@@ -26,7 +29,7 @@ def train(
 ) -> recipe.TrainResult:
     snapshot, out = recipe.begin(config, METHOD, data_dir)
     tokenizer = recipe.load_tokenizer(config.base_model)
-    model = recipe.load_causal_lm(config.base_model)
+    model, peft_config = recipe.load_policy(config)
     eval_rows = recipe.held_out(snapshot, config)
     callback = recipe.progress_callback(progress, should_stop)
 
@@ -42,7 +45,7 @@ def train(
             train_dataset=snapshot.splits["train"],
             eval_dataset=eval_rows,
             processing_class=tokenizer,
-            peft_config=recipe.lora_config(config),
+            peft_config=peft_config,
             callbacks=[callback],
         )
         recipe.run(trainer, callback)
@@ -57,6 +60,8 @@ def evaluate(trainer: SFTTrainer, tokenizer, eval_rows, config: TrainConfig) -> 
     metrics = {"eval_loss": float(trainer.evaluate()["eval_loss"])}
     with evaluation.parent_policy(trainer.model, config) as parent:
         metrics["eval_parent_loss"] = evaluation.trainer_loss(trainer, parent)
+    if "text" in eval_rows.column_names:  # plain text holds no prompt to answer
+        return metrics
     metrics.update(
         evaluation.generation_metrics(
             trainer.model, tokenizer, eval_rows, max_new_tokens=config.eval_max_new_tokens

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from training.engine import lineage
+from training.engine.config import ConfigError, load_config
+from training.engine.publish import read_meta
 from training.models import TrainingRun
 
 CHART_WIDTH = 320
@@ -38,6 +41,7 @@ class RunProgress:
     loss_range: tuple[float, float] | None
     polling: bool
     log_tail: str
+    lineage: str = ""
     events: int = 0
     phases: list[str] = field(default_factory=list)
 
@@ -59,9 +63,39 @@ def run_progress(run: TrainingRun) -> RunProgress:
         loss_range=loss_range,
         polling=run.is_active,
         log_tail="\n".join((run.log or "").splitlines()[-20:]),
+        lineage=run_lineage(run),
         events=len(history),
         phases=sorted({e.get("phase", "train") for e in history}),
     )
+
+
+def run_lineage(run: TrainingRun) -> str:
+    """What the run started from: as its result's meta.json records it once there is one,
+    before that what its configuration will make it start from."""
+    parent = run.base_version
+    if not parent.is_adapter:
+        return f"a fresh adapter on the base model {parent.served_name}"
+    version = run.result_version
+    if version is not None:
+        record = read_meta(version.adapter_path).get("started_from")
+        return _started_from_text(record or {}, parent.served_name)
+    try:
+        init_from_parent = load_config(None, run.method, run.config or {}).init_from_parent
+    except ConfigError:
+        init_from_parent = True
+    if init_from_parent:
+        return f"continues the adapter of {parent.served_name}"
+    return f"a fresh adapter on the base model ({parent.served_name} is the parent)"
+
+
+def _started_from_text(record: dict, parent: str) -> str:
+    init = record.get("init")
+    reference = " (reference: the parent)" if record.get("reference") == "parent" else ""
+    if init == lineage.FROM_PARENT_ADAPTER:
+        return f"continued the adapter of {parent}{reference}"
+    if init == lineage.FROM_PARENT_MERGED:
+        return f"full fine-tune of {parent}'s adapter merged into the base model{reference}"
+    return f"a fresh adapter on the base model ({parent} is the parent it is compared with)"
 
 
 def loss_chart(losses: list[tuple[int, float]]) -> tuple[str, tuple[float, float] | None]:

@@ -21,16 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
 from labeling.models import Project
-from training.engine.config import ConfigError, TrainConfig, load_config, validate
+from training.engine import lineage
+from training.engine.config import ConfigError
 from training.models import ModelVersion, TrainingRun
-from training.selectors.versions import live_version
 from training.services.gate import training_run_gate_apply
+from training.services.run_checks import (
+    run_request_check,
+    snapshot_dir_of,
+    training_config_build,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +44,11 @@ HEARTBEAT_EVERY_S = 2.0
 STALE_AFTER_S = 15 * 60
 LOG_TAIL_LINES = 200
 MAX_ERROR_CHARS = 4000
-STACKING_NOTE = (
-    "note: the base version {name} is an adapter; adapters stack on the base model only, so "
-    "this run trains a new adapter on the base model {base}"
-)
+START_NOTES = {
+    lineage.FROM_PARENT_ADAPTER: "starts from the adapter of {name} (continued, on {base})",
+    lineage.FROM_PARENT_MERGED: "starts from {name}'s adapter merged into {base} (full weights)",
+    lineage.FROM_BASE_MODEL: "starts from the base model {base} (init_from_parent is false)",
+}
 
 
 def json_safe(value: Any) -> Any:
@@ -60,38 +65,6 @@ def json_safe(value: Any) -> Any:
 
 def adapters_root(project: Project) -> Path:
     return Path(settings.MODELS_DIR) / "adapters" / project.slug
-
-
-def training_config_build(
-    *, method: str, base_version: ModelVersion, overrides: dict | None, output_dir: str = ""
-) -> TrainConfig:
-    """The engine config: the method's preset, the overrides, and absolute paths.
-
-    Adapters stack on the base model only, so an adapter version contributes its base model;
-    its adapter is the parent that the held-out evaluation compares the new model with.
-    """
-    config = load_config(None, method, overrides or {})
-    config.base_model = str(Path(base_version.base_model_path).resolve())
-    config.output_dir = output_dir
-    if base_version.is_adapter:
-        config.parent_adapter = str(Path(base_version.adapter_path).resolve())
-        _check_parent_adapter(config, base_version.served_name)
-    return config
-
-
-def _check_parent_adapter(config: TrainConfig, name: str) -> None:
-    """The held-out comparison loads the parent's adapter after training: check it first."""
-    from training.engine.publish import read_meta
-
-    if not config.eval:
-        return
-    if not (Path(config.parent_adapter) / "adapter_config.json").is_file():
-        raise ConfigError(
-            f"the adapter of {name} is missing at {config.parent_adapter}: the held-out "
-            "comparison with it needs it (restore it, or set eval to false)"
-        )
-    if read_meta(config.parent_adapter).get("task") == "reward_model":
-        raise ConfigError(f"{name} is a reward model, not a policy: start from another version")
 
 
 def training_run_create(
@@ -113,11 +86,12 @@ def training_run_create(
     succeeds (TrainingRun.Publish; the admin form, API and command default to if_better).
     Raises ValidationError saying what to change.
     """
-    directory, base_version = _run_request_check(
+    directory, base_version = run_request_check(
         project=project,
         method=method,
         publish=publish,
-        directory=_snapshot_dir_of(export, snapshot_dir),
+        directory=snapshot_dir_of(export, snapshot_dir),
+        export=export,
         base_version=base_version,
         overrides=overrides,
     )
@@ -140,55 +114,10 @@ def training_run_create(
     return run
 
 
-def _run_request_check(
-    *,
-    project: Project,
-    method: str,
-    publish: str,
-    directory: Path,
-    base_version: ModelVersion | None,
-    overrides: dict | None,
-) -> tuple[Path, ModelVersion]:
-    """Refuse a run that would fail in the worker; the snapshot and the version it starts
-    from when it would not."""
-    if method not in TrainingRun.Method.values:
-        raise ValidationError({"method": f"Unknown method {method!r}."})
-    if publish not in TrainingRun.Publish.values:
-        raise ValidationError({"publish": f"Unknown publish policy {publish!r}."})
-    if not (directory / "manifest.json").is_file():
-        raise ValidationError({"snapshot_dir": f"{directory} holds no manifest.json."})
-    if base_version is None:
-        base_version = live_version(project)
-    if base_version is None or base_version.project_id != project.pk:
-        raise ValidationError({"base_version": "Choose a model version of this project."})
-    try:
-        config = training_config_build(
-            method=method, base_version=base_version, overrides=dict(overrides or {})
-        )
-        validate(config)
-    except ConfigError as exc:
-        raise ValidationError({"config": str(exc)}) from None
-    return directory, base_version
-
-
 def _enqueue(run_id: int) -> None:
     from training.tasks import training_run_task
 
     training_run_task.enqueue(run_id)
-
-
-def _snapshot_dir_of(export: Any, snapshot_dir: str | Path | None) -> Path:
-    if snapshot_dir:
-        return Path(snapshot_dir).resolve()
-    if export is None:
-        raise ValidationError({"snapshot_dir": "Choose a dataset export to train on."})
-    if getattr(export, "status", "done") != "done":
-        raise ValidationError({"export": f"Export {export.pk} is {export.status}, not done."})
-    for name in ("snapshot_dir", "directory", "path"):
-        value = getattr(export, name, None)
-        if value:
-            return Path(str(value)).resolve()
-    raise ValidationError({"export": f"Export {export} has no snapshot directory."})
 
 
 class _RunReporter:
@@ -278,7 +207,8 @@ def training_run_execute(*, run: TrainingRun, echo=None) -> TrainingRun:
             output_dir=str(staging),
         )
         if base.is_adapter:
-            reporter.note(STACKING_NOTE.format(name=base.served_name, base=config.base_model))
+            start = START_NOTES[lineage.started_from(config)["init"]]
+            reporter.note(start.format(name=base.served_name, base=config.base_model))
         reporter.note(f"training {run.method} on {run.snapshot_dir} from {config.base_model}")
         reporter.flush(force=True)
         result = train(config, run.snapshot_dir, reporter, should_stop=reporter.should_stop)

@@ -3,12 +3,14 @@
 The order matters: the adapter is loaded on every configured server first (network calls, no
 transaction open), and only when all have it does one short transaction retire the old live
 version and make this one live. A server that fails leaves the version a candidate and the
-live one serving, untouched.
+live one serving, untouched. A reward model is refused before any of it: it scores
+completions and writes none, so no server can answer requests with it.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from django.db import transaction
 
@@ -16,7 +18,8 @@ from core.refusals import Refusal, RefusalCode
 from labeling.models import Project
 from serving.config import server_pool
 from serving.vllm.client import ServingError
-from training.models import ModelVersion
+from training.engine.publish import read_meta
+from training.models import ModelVersion, TrainingRun
 from training.selectors.versions import RECENT_ADAPTERS_PER_PROJECT, adapters_wanted, live_version
 
 logger = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ def model_version_rollback(*, version: ModelVersion) -> ModelVersion:
 
 
 def _make_live(version: ModelVersion) -> ModelVersion:
+    _servable_check(version)
     if version.is_adapter:
         _load_everywhere(version)
     with transaction.atomic():
@@ -64,6 +68,48 @@ def _make_live(version: ModelVersion) -> ModelVersion:
     version.refresh_from_db()
     adapters_unload_old(project=version.project)
     return version
+
+
+def _servable_check(version: ModelVersion) -> None:
+    """Refuse a reward model at the click (publish or roll back; admin, API or CLI alike),
+    before any server is asked to load it."""
+    if version_is_reward_model(version):
+        raise PublishError(
+            f"{version.served_name} is a reward model: it scores completions and writes none, "
+            "so the model servers cannot serve it. Publish a policy version (SFT, DPO, KTO, "
+            "ORPO, RLHF) instead; the live version is unchanged.",
+            code=RefusalCode.NOT_SERVABLE,
+        )
+    if version.is_adapter and holds_full_weights(version.adapter_path):
+        raise PublishError(
+            f"{version.served_name} holds full weights (trained with LoRA off), not an adapter: "
+            "serving it needs the model servers restarted on those weights, which publishing "
+            "cannot do yet. It stays a candidate; the live version is unchanged.",
+            code=RefusalCode.NOT_SERVABLE,
+        )
+
+
+def holds_full_weights(directory: str) -> bool:
+    """A LoRA-off run's output (meta.json "kind": "full", or a config.json and no adapter):
+    vLLM's load_lora_adapter would refuse it."""
+    path = Path(directory)
+    if (path / "adapter_config.json").is_file():
+        return False
+    return (path / "config.json").is_file() or read_meta(path).get("kind") == "full"
+
+
+def version_is_reward_model(version: ModelVersion) -> bool:
+    """Made by a reward run, by its run's method; or, its run gone, by the adapter's
+    meta.json ("task": "reward_model"), which travels with the weights."""
+    runs = TrainingRun.objects.filter(result_version=version, method=TrainingRun.Method.REWARD)
+    if runs.exists():
+        return True
+    if not version.is_adapter:
+        return False
+    try:
+        return read_meta(version.adapter_path).get("task") == "reward_model"
+    except (OSError, ValueError):  # unreadable meta: the servers' load will say what is wrong
+        return False
 
 
 def _load_everywhere(version: ModelVersion) -> None:

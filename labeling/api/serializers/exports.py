@@ -12,7 +12,14 @@ class DatasetExportIn(serializers.Serializer):
         child=serializers.FloatField(min_value=0, max_value=1),
         min_length=3,
         max_length=3,
-        default=[0.9, 0.05, 0.05],
+        required=False,
+        help_text="train, validation, test shares; default 0.9, 0.05, 0.05 (1, 0, 0 with "
+        "held_out false).",
+    )
+    held_out = serializers.BooleanField(
+        default=True,
+        help_text="false: no held-out rows (split 1, 0, 0) for a first tiny round; runs on the "
+        "export are not evaluated. A split that holds rows out is then refused.",
     )
     seed = serializers.IntegerField(default=0, min_value=0, max_value=2**62)
     parquet = serializers.BooleanField(default=False)
@@ -23,6 +30,8 @@ class DatasetExportIn(serializers.Serializer):
 class DatasetExportOut(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     files = serializers.SerializerMethodField()
+    held_out = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField()
 
     class Meta:
         model = DatasetExport
@@ -44,11 +53,21 @@ class DatasetExportOut(serializers.ModelSerializer):
             "rows_test",
             "content_hash",
             "error",
+            "held_out",
+            "warnings",
             "files",
             "created_at",
             "started_at",
             "finished_at",
         ]
+
+    def get_held_out(self, export: DatasetExport) -> bool | None:
+        """Whether any row is held out to evaluate a run on; null until the export is done."""
+        return (export.manifest or {}).get("held_out")
+
+    def get_warnings(self, export: DatasetExport) -> list[dict]:
+        """{"code", "message", "split"} per problem of the splits (empty or tiny ones)."""
+        return (export.manifest or {}).get("warnings", [])
 
     def get_files(self, export: DatasetExport) -> list[str]:
         """Names the download endpoint serves (empty until the export is done)."""

@@ -41,6 +41,8 @@ class DatasetExportListApi(ListAPIView):
 
     @extend_schema(request=DatasetExportIn, responses={201: DatasetExportOut})
     def post(self, request, slug: str):
+        """Queue an export (held_out false: no held-out rows); once done, it carries the
+        manifest's warnings about empty or tiny splits."""
         project = project_of(user=request.user, slug=slug, admin=True)
         data = DatasetExportIn(data=request.data)
         data.is_valid(raise_exception=True)

@@ -22,7 +22,15 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True, help="Project slug.")
         parser.add_argument("--format", required=True, choices=DatasetExport.Format.values)
         parser.add_argument("--out", required=True, type=Path, help="New or empty directory.")
-        parser.add_argument("--split", default="0.9,0.05,0.05", help="train,validation,test")
+        parser.add_argument(
+            "--split", default=None, help="train,validation,test (default 0.9,0.05,0.05)"
+        )
+        parser.add_argument(
+            "--no-held-out",
+            action="store_true",
+            help="A first tiny round: every prompt in train (split 1,0,0); runs on the export "
+            "are not evaluated.",
+        )
         parser.add_argument("--parquet", action="store_true", help="Parquet instead of JSONL.")
         parser.add_argument(
             "--rule",
@@ -54,12 +62,13 @@ class Command(BaseCommand):
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise CommandError(f"{out} is not an empty directory; choose a new one.")
         try:
-            split = parse_split_ratios(options["split"])
+            split = parse_split_ratios(options["split"]) if options["split"] else None
             export = dataset_export_create(
                 project=project,
                 format=options["format"],
                 rule=options["rule"],
                 split=split,
+                held_out=not options["no_held_out"],
                 seed=options["seed"],
                 parquet=options["parquet"],
                 filters={"min_agreement": options["min_agreement"]},
@@ -72,6 +81,10 @@ class Command(BaseCommand):
             raise CommandError(f"Export #{export.pk} failed: {export.error}")
         dataset_export_copy(export=export, destination=out)
         self.stdout.write(self.style.SUCCESS(summary(export)))
+        for warning in export.manifest.get("warnings", []):
+            self.stdout.write(
+                self.style.WARNING(f"Warning ({warning['code']}): {warning['message']}")
+            )
         self.stdout.write(f"Snapshot: {export.path}")
         self.stdout.write(f"Copied to: {out.resolve()}")
 

@@ -136,8 +136,9 @@ def test_kto_weight_ranges_follow_trl_eq_8():
     assert kto_weights_balanced(20, 20, 1.0, 1.0)
 
 
-def test_kto_imbalance_is_refused_with_the_weights_to_use():
-    config = preset("kto")
+def test_kto_weights_set_by_hand_that_do_not_balance_are_refused_with_the_ones_to_use():
+    validate(preset("kto"), stats("kto", rows=40, desirable=10, undesirable=30))  # from counts
+    config = load_config(None, "kto", ["kto.desirable_weight=1", "kto.undesirable_weight=1"])
     with pytest.raises(ConfigError) as err:
         validate(config, stats("kto", rows=40, desirable=10, undesirable=30))
     assert "10 desirable vs 30 undesirable" in str(err.value)

@@ -210,13 +210,13 @@ def test_cancelled_run_publishes_nothing(tmp_path, tiny_model_dir):
 
 
 def test_bad_data_fails_before_training(tmp_path, tiny_model_dir):
-    data = S.write_snapshot(tmp_path / "snapshot", S.kto_rows(12, 4), fmt="kto")
+    data = S.write_snapshot(tmp_path / "snapshot", S.kto_rows(12, 0), fmt="kto")
     config = load_config(
         None,
         "kto",
         {**FAST, "base_model": str(tiny_model_dir), "output_dir": str(tmp_path / "v1")},
     )
-    with pytest.raises(ConfigError, match="KTO data is imbalanced"):
+    with pytest.raises(ConfigError, match="KTO needs both desirable and undesirable"):
         train(config, data)
     assert not (tmp_path / "v1").exists()
 

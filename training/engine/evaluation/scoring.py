@@ -166,9 +166,18 @@ def greedy_completions(
 
 @contextlib.contextmanager
 def reference_of(model: Any) -> Iterator[Any]:
-    """The reference policy of a LoRA-trained model: the same model with its adapter disabled."""
-    with model.disable_adapter():
+    """The reference policy of a LoRA-trained model: the same model with its adapter disabled,
+    or switched to TRL's frozen "ref" copy of the parent's adapter in a run that continued it."""
+    if "ref" not in (getattr(model, "peft_config", None) or {}):
+        with model.disable_adapter():
+            yield model
+        return
+    own = model.active_adapter
+    model.set_adapter("ref")
+    try:
         yield model
+    finally:
+        model.set_adapter(own)
 
 
 def reference(model: Any, ref_model: Any) -> contextlib.AbstractContextManager[Any]:

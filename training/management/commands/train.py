@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.models import Project
+from training.engine.schema import EXPORT_FORMATS_FOR_METHOD
 from training.models import TrainingRun
 from training.services.runs import training_run_create, training_run_execute
 
@@ -17,7 +18,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--project", required=True, help="project slug")
-        parser.add_argument("--method", required=True, choices=TrainingRun.Method.values)
+        parser.add_argument(
+            "--method",
+            required=True,
+            choices=TrainingRun.Method.values,
+            help="what to train; the export formats each takes: "
+            + "; ".join(f"{m}: {', '.join(f)}" for m, f in EXPORT_FORMATS_FOR_METHOD.items()),
+        )
         parser.add_argument("--export", type=int, help="DatasetExport id to train on")
         parser.add_argument("--data", help="snapshot directory (instead of --export)")
         parser.add_argument("--config", help="JSON file of preset overrides")
@@ -51,7 +58,7 @@ class Command(BaseCommand):
                 publish=options["publish"],
                 enqueue=not options["wait"],
             )
-        except ValidationError as exc:
+        except ValidationError as exc:  # the refusal the admin form and the API show too
             raise CommandError("; ".join(exc.messages)) from None
         if not options["wait"]:
             self.stdout.write(f"Queued training run {run.pk} ({run.method} on {project.slug}).")

@@ -1,0 +1,87 @@
+"""The checks of an export request (split, filters, options): each returns the cleaned value
+to store, or raises ValidationError keyed by the field, at the click."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.core.exceptions import ValidationError
+
+from labeling.exports.split import NO_HELD_OUT
+from labeling.models import Demonstration, Project
+
+FILTER_KEYS = {"date_from", "date_to", "annotators", "model_versions", "review_status"}
+FILTER_KEYS |= {"min_agreement"}
+OPTION_KEYS = {"require_accepted", "kto_from_rankings", "conversational", "near_duplicates"}
+DEFAULT_SPLIT = (0.9, 0.05, 0.05)
+
+
+def split_clean(split, *, held_out: bool) -> tuple[float, float, float]:
+    if split is None:
+        return DEFAULT_SPLIT if held_out else NO_HELD_OUT
+    try:
+        parts = tuple(float(part) for part in split)
+    except (TypeError, ValueError):
+        raise ValidationError({"split": "Give three fractions, e.g. 0.9, 0.05, 0.05."}) from None
+    if len(parts) != 3 or any(part < 0 for part in parts) or abs(sum(parts) - 1.0) > 1e-6:
+        raise ValidationError({"split": "Three non-negative fractions that add up to 1."})
+    if parts[0] == 0:
+        raise ValidationError({"split": "The train split cannot be empty."})
+    if not held_out and any(parts[1:]):
+        raise ValidationError(
+            {"split": "No held-out rows was chosen, but this split holds rows out: use 1,0,0."}
+        )
+    return parts  # type: ignore[return-value]
+
+
+def filters_clean(filters: dict, *, project: Project) -> dict:
+    unknown = set(filters) - FILTER_KEYS
+    if unknown:
+        raise ValidationError({"filters": f"Unknown filters: {', '.join(sorted(unknown))}."})
+    cleaned = {key: value for key, value in filters.items() if value not in (None, "", [])}
+    for key in ("date_from", "date_to"):
+        if key in cleaned:
+            try:
+                cleaned[key] = date.fromisoformat(str(cleaned[key])).isoformat()
+            except ValueError:
+                raise ValidationError({"filters": f"{key}: use a date like 2025-01-31."}) from None
+    if cleaned.get("date_from", "") > cleaned.get("date_to", "9999-12-31"):
+        raise ValidationError({"filters": "date_from is after date_to."})
+    for key in ("annotators", "model_versions"):
+        if key in cleaned:
+            cleaned[key] = _int_list(cleaned[key], key)
+    if "model_versions" in cleaned:
+        known = set(project.model_versions.values_list("number", flat=True))
+        missing = sorted(set(cleaned["model_versions"]) - known)
+        if missing:
+            raise ValidationError({"filters": f"model_versions: no version {missing} here."})
+    if "review_status" in cleaned:
+        statuses = cleaned["review_status"]
+        statuses = [statuses] if isinstance(statuses, str) else list(statuses)
+        if set(statuses) - set(Demonstration.ReviewStatus.values):
+            known = ", ".join(Demonstration.ReviewStatus.values)
+            raise ValidationError({"filters": f"review_status: one or more of {known}."})
+        cleaned["review_status"] = statuses
+    if "min_agreement" in cleaned:
+        try:
+            cleaned["min_agreement"] = float(cleaned["min_agreement"])
+        except (TypeError, ValueError):
+            cleaned["min_agreement"] = -1.0
+        if not 0.0 <= cleaned["min_agreement"] <= 1.0:
+            raise ValidationError({"filters": "min_agreement: a share from 0 to 1."})
+    return cleaned
+
+
+def _int_list(value, key: str) -> list[int]:
+    values = value if isinstance(value, list | tuple) else [value]
+    try:
+        return sorted({int(item) for item in values})
+    except (TypeError, ValueError):
+        raise ValidationError({"filters": f"{key}: a list of whole numbers."}) from None
+
+
+def options_clean(options: dict) -> dict:
+    unknown = set(options) - OPTION_KEYS
+    if unknown:
+        raise ValidationError({"options": f"Unknown options: {', '.join(sorted(unknown))}."})
+    return {key: bool(value) for key, value in options.items()}

@@ -1,0 +1,133 @@
+"""What a training run is checked for before it is stored: everything that would otherwise
+fail later in the worker (an unknown method, a snapshot the method does not take or too small
+for it, a parent whose adapter is missing or is not a policy, a config the engine refuses),
+each refused at the click as a ValidationError keyed by the field to change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from labeling.models import Project
+from training.engine import lineage
+from training.engine.checks import manifest_problems
+from training.engine.config import ConfigError, TrainConfig, load_config, parse_overrides, validate
+from training.engine.publish import read_meta
+from training.models import ModelVersion, TrainingRun
+from training.selectors.versions import live_version
+
+FULL_WEIGHTS_PUBLISH = (
+    "A full fine-tune (lora false) cannot be published: serving it needs the model servers "
+    "restarted on its weights. Choose to publish by hand (it stays a candidate), or train LoRA."
+)
+
+
+def training_config_build(
+    *, method: str, base_version: ModelVersion, overrides: dict | None, output_dir: str = ""
+) -> TrainConfig:
+    """The engine config: the method's preset, the overrides, and absolute paths.
+
+    An adapter version is the parent: the run continues its adapter on the same base model
+    (unless init_from_parent is false), keeping the parent's LoRA shape where the overrides set
+    none (one they set must match: engine.lineage). The held-out evaluation compares with it.
+    """
+    config = load_config(None, method, overrides or {})
+    config.base_model = str(Path(base_version.base_model_path).resolve())
+    config.output_dir = output_dir
+    if base_version.is_adapter:
+        config.parent_adapter = str(Path(base_version.adapter_path).resolve())
+        _check_parent_adapter(config, base_version.served_name)
+        lineage.adopt_parent_shape(config, keep=set(parse_overrides(overrides or {})))
+    return config
+
+
+def _check_parent_adapter(config: TrainConfig, name: str) -> None:
+    """The run starts from the parent's adapter and the held-out comparison loads it: check
+    it is there and is a policy's LoRA adapter before the run is queued."""
+    parent = Path(config.parent_adapter)
+    if read_meta(parent).get("kind") == "full" or (parent / "config.json").is_file():
+        raise ConfigError(
+            f"{name} is a full fine-tune (LoRA off), not an adapter: the served base model "
+            "cannot take it, so no run can start from it yet; start from another version"
+        )
+    if (config.eval or lineage.starts_from_parent(config)) and not (
+        parent / lineage.ADAPTER_CONFIG
+    ).is_file():
+        raise ConfigError(
+            f"the adapter of {name} is missing at {parent}: the run starts from it and the "
+            "held-out comparison needs it (restore it, or set init_from_parent and eval to false)"
+        )
+    if read_meta(parent).get("task") == "reward_model":
+        raise ConfigError(f"{name} is a reward model, not a policy: start from another version")
+
+
+def run_request_check(
+    *,
+    project: Project,
+    method: str,
+    publish: str,
+    directory: Path,
+    export: Any,
+    base_version: ModelVersion | None,
+    overrides: dict | None,
+) -> tuple[Path, ModelVersion]:
+    """Refuse a run that would fail in the worker; the snapshot and the version it starts
+    from when it would not."""
+    if method not in TrainingRun.Method.values:
+        raise ValidationError({"method": f"Unknown method {method!r}."})
+    if publish not in TrainingRun.Publish.values:
+        raise ValidationError({"publish": f"Unknown publish policy {publish!r}."})
+    if not (directory / "manifest.json").is_file():
+        raise ValidationError({"snapshot_dir": f"{directory} holds no manifest.json."})
+    if base_version is None:
+        base_version = live_version(project)
+    if base_version is None or base_version.project_id != project.pk:
+        raise ValidationError({"base_version": "Choose a model version of this project."})
+    try:
+        config = training_config_build(
+            method=method, base_version=base_version, overrides=dict(overrides or {})
+        )
+        validate(config)
+    except ConfigError as exc:
+        raise ValidationError({"config": str(exc)}) from None
+    if not config.lora and publish != TrainingRun.Publish.MANUAL:
+        raise ValidationError({"publish": FULL_WEIGHTS_PUBLISH})
+    _snapshot_fit_check(config=config, directory=directory, export=export)
+    return directory, base_version
+
+
+def _snapshot_fit_check(*, config: TrainConfig, directory: Path, export: Any) -> None:
+    """Refuse a method that does not take the export's format, and a train split empty or too
+    small for it, by the engine's own rules read from the manifest: never queued to fail."""
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValidationError({"snapshot_dir": f"{directory}/manifest.json: {exc}"}) from None
+    found = manifest_problems(
+        config, manifest if isinstance(manifest, dict) else {}, getattr(export, "format", None)
+    )
+    if found is None:
+        return
+    field, why = found
+    if field == "data":
+        field = "export" if export is not None else "snapshot_dir"
+        name = f"Export #{export.pk}" if export is not None else f"The snapshot {directory}"
+        why = f"{name} cannot train {config.method}: {why}"
+    raise ValidationError({field: f"{why[0].upper()}{why[1:]}."})
+
+
+def snapshot_dir_of(export: Any, snapshot_dir: str | Path | None) -> Path:
+    if snapshot_dir:
+        return Path(snapshot_dir).resolve()
+    if export is None:
+        raise ValidationError({"snapshot_dir": "Choose a dataset export to train on."})
+    if getattr(export, "status", "done") != "done":
+        raise ValidationError({"export": f"Export {export.pk} is {export.status}, not done."})
+    for name in ("snapshot_dir", "directory", "path"):
+        value = getattr(export, name, None)
+        if value:
+            return Path(str(value)).resolve()
+    raise ValidationError({"export": f"Export {export} has no snapshot directory."})
