@@ -205,3 +205,30 @@ def test_the_api_and_the_command_refuse_the_same(kto_export):
             str(kto_export.pk),
         )
     assert not TrainingRun.objects.exists()
+
+
+def test_an_export_that_holds_nothing_out_cannot_be_published_only_if_better(kto_export):
+    """With no held-out rows there is nothing to compare the new version and its parent on:
+    "better than the parent" is refused at the click, the other policies are not."""
+    assert kto_export.manifest["held_out"] is False
+    with pytest.raises(ValidationError) as refused:
+        training_run_create(
+            project=kto_export.project,
+            method="kto",
+            export=kto_export,
+            overrides=ONE_STEP,
+            publish=TrainingRun.Publish.IF_BETTER,
+            enqueue=False,
+        )
+    assert "holds no rows out" in refused.value.message_dict["publish"][0]
+    assert not TrainingRun.objects.exists()
+
+    run = training_run_create(
+        project=kto_export.project,
+        method="kto",
+        export=kto_export,
+        overrides=ONE_STEP,
+        publish=TrainingRun.Publish.ALWAYS,
+        enqueue=False,
+    )
+    assert run.publish == TrainingRun.Publish.ALWAYS

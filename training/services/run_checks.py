@@ -25,6 +25,13 @@ FULL_WEIGHTS_PUBLISH = (
 )
 
 
+NOTHING_HELD_OUT = (
+    "This export holds no rows out, so the run cannot be compared with the version it starts "
+    "from and \"better than the parent\" cannot decide: choose to publish it when it succeeds, "
+    "or by hand, or export again with held-out rows."
+)
+
+
 def training_config_build(
     *, method: str, base_version: ModelVersion, overrides: dict | None, output_dir: str = ""
 ) -> TrainConfig:
@@ -95,22 +102,24 @@ def run_request_check(
         raise ValidationError({"config": str(exc)}) from None
     if not config.lora and publish != TrainingRun.Publish.MANUAL:
         raise ValidationError({"publish": FULL_WEIGHTS_PUBLISH})
-    _snapshot_fit_check(config=config, directory=directory, export=export)
+    manifest = _snapshot_fit_check(config=config, directory=directory, export=export)
+    if manifest.get("held_out") is False and publish == TrainingRun.Publish.IF_BETTER:
+        raise ValidationError({"publish": NOTHING_HELD_OUT})
     return directory, base_version
 
 
-def _snapshot_fit_check(*, config: TrainConfig, directory: Path, export: Any) -> None:
+def _snapshot_fit_check(*, config: TrainConfig, directory: Path, export: Any) -> dict:
     """Refuse a method that does not take the export's format, and a train split empty or too
-    small for it, by the engine's own rules read from the manifest: never queued to fail."""
+    small for it, by the engine's own rules read from the manifest: never queued to fail.
+    The manifest, when it fits."""
     try:
         manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ValidationError({"snapshot_dir": f"{directory}/manifest.json: {exc}"}) from None
-    found = manifest_problems(
-        config, manifest if isinstance(manifest, dict) else {}, getattr(export, "format", None)
-    )
+    manifest = manifest if isinstance(manifest, dict) else {}
+    found = manifest_problems(config, manifest, getattr(export, "format", None))
     if found is None:
-        return
+        return manifest
     field, why = found
     if field == "data":
         field = "export" if export is not None else "snapshot_dir"
