@@ -46,9 +46,9 @@ def watched(browser):
     console = []
     page.on(
         "console",
-        lambda message: console.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            console.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     page.console_violations = console
     yield page
@@ -84,7 +84,11 @@ def _login(page, base_url, username, *, admin_site=False):
 
 def _kind_project(kind):
     project = ProjectFactory(
-        slug=f"csp-{kind}", name=f"CSP {kind}", task_kinds=[kind], completions_per_prompt=2
+        slug=f"csp-{kind}",
+        name=f"CSP {kind}",
+        task_kinds=[kind],
+        completions_per_prompt=2,
+        overlap=2,
     )
     for number in range(2):
         prompt = PromptFactory(project=project, instruction=f"Say hello in language {number}.")
@@ -100,14 +104,15 @@ def _everything():
     worker = UserFactory(username="worker")
     for project in projects.values():
         membership_grant(project=project, user=worker, role="annotator")
-    answer = task_next(annotator=worker, project=projects["answer"])
-    demonstration_submit(
-        token=answer.token, annotator=worker, output="Hello there.", time_spent_ms=1000
-    )
+    while (answer := task_next(annotator=worker, project=projects["answer"])) is not None:
+        demonstration_submit(
+            token=answer.token, annotator=worker, output="Hello there.", time_spent_ms=1000
+        )
     compare = task_next(annotator=worker, project=projects["compare"])
     judgement_submit(token=compare.token, annotator=worker, choice="a", time_spent_ms=1000)
     project = projects["answer"]
-    export = dataset_export_run(export=dataset_export_create(project=project, format="messages"))
+    export = dataset_export_create(project=project, format="messages", split=(1.0, 0.0, 0.0))
+    export = dataset_export_run(export=export)
     run = training_run_create(project=project, method="sft", export=export, enqueue=False)
     # What the training worker writes while it runs (the run page then polls and shows a log).
     TrainingRun.objects.filter(pk=run.pk).update(
@@ -179,6 +184,6 @@ def test_no_annotator_or_reviewer_page_breaks_the_csp(watched, live_server):
     _login(watched, base, "rev")
     review = f"{base}{reverse('labeling:review', args=[projects['answer'].slug])}"
     broken |= _visit_all(watched, [review])
-    expect(watched.locator("[data-output]", has_text="Hello there.")).to_be_visible()
+    expect(watched.locator("[data-output]", has_text="Hello there.").first).to_be_visible()
     broken |= _visit_all(watched, [f"{base}/api/docs/"])
     assert broken == {}, json.dumps(broken, indent=1)
