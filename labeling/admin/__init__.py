@@ -9,6 +9,7 @@ from labeling.admin import (  # noqa: F401  (registration)
     assignments,
     completions,
     demonstrations,
+    documents,
     exports,
     judgements,
     projects,

@@ -52,6 +52,19 @@ class DatasetExportForm(forms.Form):
     kto_from_rankings = forms.BooleanField(
         required=False, help_text="KTO: also the top and the bottom of rankings."
     )
+    min_chosen_helpful = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=5,
+        help_text="Preference: drop pairs whose chosen answer was scored less helpful (mean "
+        "1-5; an answer nobody scored is kept).",
+    )
+    min_chosen_harmless = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=5,
+        help_text="Preference: the same for the harmless score.",
+    )
     date_from = forms.DateField(required=False, help_text="Judgements/demonstrations from.")
     date_to = forms.DateField(required=False, help_text="… up to and including.")
     annotators = forms.ModelMultipleChoiceField(queryset=None, required=False)
@@ -106,6 +119,8 @@ class DatasetExportForm(forms.Form):
                 "conversational": data["conversational"],
                 "require_accepted": data["require_accepted"],
                 "kto_from_rankings": data["kto_from_rankings"],
+                "min_chosen_helpful": data["min_chosen_helpful"],
+                "min_chosen_harmless": data["min_chosen_harmless"],
             },
         }
 
@@ -271,7 +286,8 @@ class DatasetExportAdmin(ProjectScopedAdmin):
     @admin.display(description="Figures")
     def figures(self, export):
         manifest = export.manifest or {}
-        sections = ("prompts", "duplicates", "personal_data", "agreement", "sources")
+        sections = ("prompts", "documents", "duplicates", "personal_data", "agreement", "sources")
+        sections += ("flags", "dropped_for_flags", "dropped_for_scores")
         return (
             format_html_join(
                 "",

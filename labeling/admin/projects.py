@@ -12,6 +12,7 @@ from labeling.access import projects_administered_by
 from labeling.admin.exports import export_dataset
 from labeling.admin.training_actions import start_training_run
 from labeling.models import Membership, Project
+from labeling.selectors.documents import document_totals
 from labeling.selectors.quality import dashboard_for
 from labeling.services.projects import base_version_ensure
 
@@ -36,9 +37,9 @@ class ProjectAdmin(admin.ModelAdmin):
             {"fields": ["completions_per_prompt", "temperature", "top_p", "max_tokens"]},
         ),
         ("Quality", {"fields": ["gold_share", "compare_share", "quality_dashboard_link"]}),
-        ("Exports", {"fields": ["text_template"]}),
+        ("Exports", {"fields": ["text_template", "documents_link"]}),
     ]
-    readonly_fields = ["quality_dashboard_link"]
+    readonly_fields = ["quality_dashboard_link", "documents_link"]
     actions = [export_dataset, start_training_run]
 
     @admin.display(description="Quality dashboard")
@@ -50,6 +51,21 @@ class ProjectAdmin(admin.ModelAdmin):
             '<a href="{}">Agreement, gold, live version vs the one it replaced, leaderboard, '
             "activity</a>",
             url,
+        )
+
+    @admin.display(description="Documents (for CPT)")
+    def documents_link(self, project):
+        if project.pk is None:
+            return "-"
+        totals = document_totals(project=project)
+        listed = reverse("admin:labeling_document_changelist") + f"?project__id__exact={project.pk}"
+        upload = reverse("admin:labeling_document_upload") + f"?project={project.pk}"
+        return format_html(
+            '<a href="{}">{} documents, {} characters</a> · <a href="{}">Upload documents…</a>',
+            listed,
+            totals["documents"],
+            f"{totals['chars']:,}",
+            upload,
         )
 
     def get_urls(self):

@@ -2,6 +2,7 @@ from django.urls import path
 
 from labeling.api.views import (
     auth,
+    documents,
     exports,
     head_to_head,
     history,
@@ -41,6 +42,11 @@ urlpatterns = [
         "projects/<slug:slug>/prompts/import/",
         imports.PromptImportApi.as_view(),
         name="prompt_import",
+    ),
+    path(
+        "projects/<slug:slug>/documents/",
+        documents.DocumentUploadApi.as_view(),
+        name="documents_upload",
     ),
     # exports
     path("projects/<slug:slug>/exports/", exports.DatasetExportListApi.as_view(), name="exports"),

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from labeling.exports import derive, formats
+from labeling.exports import derive, flags, formats
 from labeling.exports.dedupe import text_key
+from labeling.exports.documents import documents_stream
 from labeling.kinds import kto_kinds, preference_kinds
 from labeling.models import Demonstration, Judgement
 from labeling.selectors.exports import (
     export_completions,
     export_demonstrations,
     export_judgements,
+    export_ratings,
 )
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ class _SftFamily:
             filters=spec.filters,
             as_of=spec.as_of,
         )
+        demonstrations = _screen(context, prompt_ids).demonstrations(demonstrations)
         drafts: dict[int, PromptDraft] = {}
         for demonstration in demonstrations:
             drafts.setdefault(demonstration["prompt_id"], PromptDraft([])).items.append(
@@ -97,7 +100,9 @@ class _PreferenceFamily:
             filters=spec.filters,
             as_of=spec.as_of,
         )
+        screen = _screen(context, prompt_ids)
         edits = [edit for edit in edits if edit["source_completion_id"] is not None]
+        edits = screen.demonstrations(edits)
         named = {edit["source_completion_id"] for edit in edits}
         for judgement in judgements:
             named.update(chain.from_iterable(judgement["ranking"] or ()))
@@ -113,7 +118,7 @@ class _PreferenceFamily:
             tally.conflicts += result.conflicts
             tally.ties += result.ties
             tally.sources["votes"] += len(prompt_votes)
-            drafts[prompt_id] = PromptDraft(list(result.pairs), result.agreement)
+            drafts[prompt_id] = PromptDraft(screen.pairs(result.pairs), result.agreement)
         for edit in edits:
             if edit["source_completion_id"] in allowed:
                 drafts.setdefault(edit["prompt_id"], PromptDraft([])).items.append(edit)
@@ -198,8 +203,9 @@ class _KtoFamily:
         for judgement in judgements:
             labels.setdefault(judgement["prompt_id"], []).extend(_labels_of(judgement, allowed))
         drafts = {}
+        screen = _screen(context, prompt_ids)
         for prompt_id, prompt_labels in labels.items():
-            result = derive.prompt_labels(prompt_labels, spec.rule)
+            result = _screened_labels(screen, prompt_labels, spec.rule)
             tally.conflicts += result.conflicts
             tally.ties += result.ties
             tally.sources["labels"] += len(prompt_labels)
@@ -227,6 +233,13 @@ class _KtoFamily:
         return rows
 
 
+class _DocumentsFamily:
+    """Uploaded domain documents, one {"text"} row each: no prompt's items, so the pipeline
+    hands the whole export to `stream` (labeling.exports.documents)."""
+
+    stream = staticmethod(documents_stream)
+
+
 def family_of(format: str):
     if format in formats.SFT_FORMATS:
         return _SftFamily
@@ -234,7 +247,30 @@ def family_of(format: str):
         return _PreferenceFamily
     if format in formats.KTO_FORMATS:
         return _KtoFamily
+    if format in formats.DOCUMENT_FORMATS:
+        return _DocumentsFamily
     raise ValueError(f"unknown export format {format!r}")
+
+
+def _screen(context: _Context, prompt_ids: list[int]) -> flags.Screen:
+    """The chunk's flags and scores, by any annotator (counted once per chunk)."""
+    assessed = flags.assessments_of(export_ratings(prompt_ids=prompt_ids, as_of=context.spec.as_of))
+    context.tally.flags.count(assessed)
+    return flags.Screen(assessed, flags.minimums_of(context.spec.options), context.tally.flags)
+
+
+def _screened_labels(
+    screen: flags.Screen, labels: list[derive.Label], rule: str
+) -> derive.PromptLabels:
+    """The prompt's KTO rows from the labels the flags leave, before the rule (a harmful
+    completion's undesirable labels then decide its row); conflicts and agreement stay those of
+    every label, as they measure the annotators, not the screen."""
+    result = derive.prompt_labels(labels, rule)
+    kept = screen.labels(labels)
+    if len(kept) != len(labels):
+        screened = derive.prompt_labels(kept, rule)
+        result.rows, result.ties = screened.rows, screened.ties
+    return result
 
 
 def _allowed_completions(

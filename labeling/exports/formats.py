@@ -6,6 +6,7 @@
     text        text: the demonstration rendered through the project's text template
     preference  prompt, chosen, rejected       (conversational lists, or plain strings)
     kto         prompt, completion, label      (conversational lists, or plain strings)
+    documents   text: an uploaded domain document as it was cleaned (continued pre-training)
 
 Provenance rides along in every row (TRL and the training engine drop unknown columns):
 `prompt_id`, `sources` ("judgement:<id>" / "demonstration:<id>": what the row came from) and
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from training.engine.prompts import TextTemplate, prompt_messages, user_content
 
 __all__ = [
+    "DOCUMENT_FORMATS",
     "KTO_FORMATS",
     "PREFERENCE_FORMATS",
     "SFT_FORMATS",
@@ -33,15 +35,24 @@ __all__ = [
     "PromptText",
     "TextTemplate",
     "annotator_pseudonym",
+    "document_row",
     "kto_row",
     "preference_row",
     "sft_row",
+    "split_unit",
     "user_content",
 ]
 
 SFT_FORMATS = ("alpaca", "dolly", "messages", "text")
 PREFERENCE_FORMATS = ("preference",)
 KTO_FORMATS = ("kto",)
+DOCUMENT_FORMATS = ("documents",)  # rows of documents, not of prompts: split by document
+
+
+def split_unit(format: str) -> str:
+    """What an export of `format` is split by (the manifest's split "by")."""
+    return "document" if format in DOCUMENT_FORMATS else "prompt"
+
 
 PSEUDONYM_CHARS = 16
 
@@ -162,4 +173,18 @@ def kto_row(
         "annotators": annotators,
         "completion_ids": completion_ids,
         "model_versions": model_versions,
+    }
+
+
+# --- document rows ----------------------------------------------------------------------------
+
+
+def document_row(text: str, *, document_id: int, title: str, source_file: str) -> dict:
+    """A document for continued pre-training: its text, then where it came from."""
+    return {
+        "text": text,
+        "document_id": document_id,
+        "title": title,
+        "source_file": source_file,
+        "sources": [f"document:{document_id}"],
     }

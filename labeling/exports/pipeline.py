@@ -15,7 +15,9 @@ from datetime import datetime
 
 from labeling.exports import formats
 from labeling.exports.dedupe import Deduplicator, text_key
+from labeling.exports.documents import DocumentTally
 from labeling.exports.families import PromptDraft, family_of
+from labeling.exports.flags import FlagTally
 from labeling.exports.scrub import ScrubCounts, scrub
 from labeling.exports.snapshot import SnapshotWriter
 from labeling.exports.split import PromptSplitter
@@ -78,6 +80,11 @@ class ExportTally:
     ties: int = 0
     sources: Counter = field(default_factory=Counter)
     scrubbed: ScrubCounts = field(default_factory=ScrubCounts)
+    flags: FlagTally = field(default_factory=FlagTally)
+
+    @property
+    def moved_to_train(self) -> list[int]:
+        return self.prompts_moved_to_train
 
     def manifest_parts(self) -> dict:
         with_agreement = self.prompts_with_agreement
@@ -109,6 +116,7 @@ class ExportTally:
                 "ties_dropped": self.ties,
             },
             "sources": dict(self.sources),
+            **self.flags.manifest_parts(),
         }
 
 
@@ -166,9 +174,11 @@ def export_stream(
     spec: ExportSpec,
     writer: SnapshotWriter,
     pseudonym_key: str,
-) -> ExportTally:
+) -> ExportTally | DocumentTally:
     """Write every row of the export to `writer`; returns the figures for the manifest."""
     family = family_of(spec.format)
+    if hasattr(family, "stream"):  # documents: rows of their own, split by document
+        return family.stream(spec=spec, writer=writer)
     context = _Context(spec, pseudonym_key)
     tally = context.tally
     prompt_dedupe = Deduplicator(near=bool(spec.options.get("near_duplicates", True)))

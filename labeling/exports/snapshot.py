@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
 
@@ -35,6 +35,9 @@ class _JsonlSplitWriter:
 
     def close(self) -> None:
         self._file.close()
+
+    def abort(self) -> None:
+        self._file.close()  # closes the file even when flushing what is buffered fails
 
 
 class _ParquetSplitWriter:
@@ -76,9 +79,16 @@ class _ParquetSplitWriter:
         elif not self.path.exists():
             self.path.touch()  # an empty split still gets its (empty) file
 
+    def abort(self) -> None:
+        self._buffer.clear()
+        if self._writer is not None:
+            self._writer.close()
+
 
 class SnapshotWriter:
-    """Route rows to their split's file; `finish` hashes the files and writes the manifest."""
+    """Route rows to their split's file; `finish` hashes the files and writes the manifest.
+
+    Used as a context manager, it closes its files when the block fails (see `abort`)."""
 
     def __init__(self, directory: Path, *, parquet: bool = False):
         self.directory = directory
@@ -93,6 +103,21 @@ class SnapshotWriter:
     def write_all(self, rows: Iterable[tuple[str, dict]]) -> None:
         for split, row in rows:
             self.write(split, row)
+
+    def __enter__(self) -> "SnapshotWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is not None:
+            self.abort()
+
+    def abort(self) -> None:
+        """Close every file unfinished. A failed export (a full disk) then gives its space back
+        when its temporary directory is removed, not whenever the writer is collected (a
+        logged traceback keeps it, and its open files, alive)."""
+        for writer in self._writers.values():
+            with suppress(OSError):
+                writer.abort()
 
     def rows_per_split(self) -> dict[str, int]:
         return {split: writer.rows for split, writer in self._writers.items()}
@@ -184,13 +209,17 @@ NOT_EVALUATED = "a run on it is not evaluated and cannot use the better-than-par
 
 
 def split_checks(
-    rows: dict[str, int], *, ratios: tuple[float, float, float], moved_to_train: list[int]
+    rows: dict[str, int],
+    *,
+    ratios: tuple[float, float, float],
+    moved_to_train: list[int],
+    unit: str = "prompt",
 ) -> dict:
     """The manifest's "held_out" (false: nothing to evaluate a run on; the training side reads
     it to say a run was not evaluated) and "warnings"."""
     return {
         "held_out": held_out(rows),
-        "warnings": split_warnings(rows, ratios=ratios, moved_to_train=moved_to_train),
+        "warnings": split_warnings(rows, ratios=ratios, moved_to_train=moved_to_train, unit=unit),
     }
 
 
@@ -200,18 +229,22 @@ def held_out(rows: dict[str, int]) -> bool:
 
 
 def split_warnings(
-    rows: dict[str, int], *, ratios: tuple[float, float, float], moved_to_train: list[int]
+    rows: dict[str, int],
+    *,
+    ratios: tuple[float, float, float],
+    moved_to_train: list[int],
+    unit: str = "prompt",
 ) -> list[dict]:
     """What makes the export's splits unfit to train or evaluate on, as
     {"code", "message", "split"} dicts: shown on the export's admin page and by the CLI."""
     if not sum(rows.values()):
-        return [_warning(ExportWarning.EMPTY, "Nothing was exported: no prompt has rows.")]
+        return [_warning(ExportWarning.EMPTY, f"Nothing was exported: no {unit} has rows.")]
     found = []
     if moved_to_train:
         found.append(
             _warning(
                 ExportWarning.TRAIN_FILLED,
-                f"No prompt fell in train by the seed; prompt #{moved_to_train[0]} was moved "
+                f"No {unit} fell in train by the seed; {unit} #{moved_to_train[0]} was moved "
                 "there so that train is not empty.",
                 "train",
             )

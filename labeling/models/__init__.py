@@ -1,6 +1,7 @@
 from labeling.models.assignment import Assignment
 from labeling.models.completion import Completion
 from labeling.models.demonstration import Demonstration
+from labeling.models.document import Document
 from labeling.models.export import DatasetExport
 from labeling.models.judgement import Judgement
 from labeling.models.project import Membership, Project, Role, TaskKind
@@ -12,6 +13,7 @@ __all__ = [
     "Completion",
     "DatasetExport",
     "Demonstration",
+    "Document",
     "Judgement",
     "Membership",
     "Project",

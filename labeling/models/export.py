@@ -21,6 +21,7 @@ class DatasetExport(models.Model):
         PREFERENCE = "preference", "Preference pairs (prompt, chosen, rejected)"
         KTO = "kto", "KTO (prompt, completion, label)"
         TEXT = "text", "Plain text through the project's template"
+        DOCUMENTS = "documents", "Documents (domain text for continued pre-training)"
 
     class Rule(models.TextChoices):
         ALL = "all", "Every annotator's preferences"

@@ -104,6 +104,17 @@ def export_demonstrations(
     ]
 
 
+def export_ratings(*, prompt_ids: list[int], as_of: datetime) -> list[dict]:
+    """The ratings ({completion id: {"thumb", scores, "flags"}}) of every judgement of these
+    prompts (ids ascending), whoever gave them: the export's filters do not apply, as a
+    completion one annotator flagged harmful stays harmful in an export of another's work."""
+    wanted = set(prompt_ids)
+    rows = Judgement.objects.filter(
+        **_prompt_range(prompt_ids), ratings__isnull=False, created_at__lte=as_of
+    ).values_list("prompt_id", "ratings")
+    return [ratings for prompt_id, ratings in rows if prompt_id in wanted]
+
+
 def export_completions(*, prompt_ids: list[int], ids: set[int]) -> dict[int, tuple[str, int]]:
     """{completion id: (text, model version id)} for the completions a chunk of prompts (ids
     ascending) refers to."""

@@ -11,6 +11,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from labeling.exports.derive import choice_votes, ranking_votes
+from labeling.exports.flags import NEVER_CHOSEN, PERSONAL_DATA, assessments_of
 from labeling.kinds import gold_kinds, judgement_kinds, preference_kinds
 from labeling.models import Completion, Demonstration, Judgement, Project, Prompt, QueueItem
 from labeling.quality.agreement import (
@@ -302,6 +303,44 @@ def queue_depth(project: Project) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
+class FlagCount:
+    flag: str  # a Judgement.Flag value
+    label: str
+    completions: int  # completions any annotator flagged so
+    ratings: int  # ratings giving the flag (one per annotator and completion)
+    in_exports: str  # what exports do with such a completion
+
+
+def flag_counts(project: Project) -> list[FlagCount]:
+    """How often each flag was given in the project, in Flag order, and what it does."""
+    ratings = list(
+        Judgement.objects.filter(prompt__project=project, ratings__isnull=False).values_list(
+            "ratings", flat=True
+        )
+    )
+    given = [flag for rating in ratings for r in rating.values() for flag in r.get("flags") or ()]
+    completions = [a.flags for a in assessments_of(ratings).values()]
+    return [
+        FlagCount(
+            flag,
+            str(label),
+            sum(1 for flags in completions if flag in flags),
+            given.count(flag),
+            _flag_effect(flag),
+        )
+        for flag, label in Judgement.Flag.choices
+    ]
+
+
+def _flag_effect(flag: str) -> str:
+    if flag == PERSONAL_DATA:
+        return "left out of every export"
+    if flag in NEVER_CHOSEN:
+        return "never a chosen answer nor a desirable KTO example"
+    return "counted only"
+
+
+@dataclass(frozen=True)
 class Dashboard:
     project: Project
     per_hour: list[tuple]  # (hour start, judgements)
@@ -318,6 +357,7 @@ class Dashboard:
     leaderboard_chart: object
     gold: list[GoldAccuracy]
     head_to_head: object  # labeling.selectors.head_to_head.HeadToHead
+    flags: list[FlagCount]
 
 
 def dashboard_for(project: Project, *, now: datetime | None = None) -> Dashboard:
@@ -351,4 +391,5 @@ def dashboard_for(project: Project, *, now: datetime | None = None) -> Dashboard
         ),
         gold=gold_accuracy_for(project),
         head_to_head=version_head_to_head(project),
+        flags=flag_counts(project),
     )

@@ -7,12 +7,21 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 
+from labeling.exports.flags import MIN_CHOSEN_OPTIONS
+from labeling.exports.formats import PREFERENCE_FORMATS
 from labeling.exports.split import NO_HELD_OUT
 from labeling.models import Demonstration, Project
 
 FILTER_KEYS = {"date_from", "date_to", "annotators", "model_versions", "review_status"}
 FILTER_KEYS |= {"min_agreement"}
-OPTION_KEYS = {"require_accepted", "kto_from_rankings", "conversational", "near_duplicates"}
+BOOLEAN_OPTION_KEYS = {
+    "require_accepted",
+    "kto_from_rankings",
+    "conversational",
+    "near_duplicates",
+}
+SCORE_OPTION_KEYS = set(MIN_CHOSEN_OPTIONS)  # a 1-5 minimum score of a chosen answer
+OPTION_KEYS = BOOLEAN_OPTION_KEYS | SCORE_OPTION_KEYS
 DEFAULT_SPLIT = (0.9, 0.05, 0.05)
 
 
@@ -80,8 +89,33 @@ def _int_list(value, key: str) -> list[int]:
         raise ValidationError({"filters": f"{key}: a list of whole numbers."}) from None
 
 
-def options_clean(options: dict) -> dict:
+def options_clean(options: dict, *, format: str | None = None) -> dict:
+    """Switches as booleans; minimum scores as whole numbers 1-5 (unset ones left out), only
+    for a preference export (`format`; None: not checked), where a pair has a chosen answer."""
     unknown = set(options) - OPTION_KEYS
     if unknown:
         raise ValidationError({"options": f"Unknown options: {', '.join(sorted(unknown))}."})
-    return {key: bool(value) for key, value in options.items()}
+    cleaned = {key: bool(value) for key, value in options.items() if key in BOOLEAN_OPTION_KEYS}
+    for key in sorted(SCORE_OPTION_KEYS & set(options)):
+        if options[key] in (None, ""):
+            continue
+        cleaned[key] = _score_clean(options[key], key)
+        if format is not None and format not in PREFERENCE_FORMATS:
+            raise ValidationError(
+                {"options": f"{key}: only a preference export has chosen answers to hold to it."}
+            )
+    return cleaned
+
+
+def _score_clean(value, key: str) -> int:
+    """A whole score from 1 to 5: "4" and 4.0 are 4; True, 3.5 and 6 are refused."""
+    if isinstance(value, bool):
+        score = None
+    else:
+        try:
+            score = float(value)
+        except (TypeError, ValueError):
+            score = None
+    if score is None or not score.is_integer() or not 1 <= score <= 5:
+        raise ValidationError({"options": f"{key}: a whole score from 1 to 5."})
+    return int(score)

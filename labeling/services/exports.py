@@ -8,6 +8,7 @@ runs no cleanup: its export stays running until `dataset_exports_fail_stale` fin
 for STALE_AFTER_S, marks it failed and removes what it left on disk.
 """
 
+import errno
 import logging
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.refusals import Refusal, RefusalCode
-from labeling.exports.formats import annotator_pseudonym
+from labeling.exports.formats import annotator_pseudonym, split_unit
 from labeling.exports.pipeline import ExportSpec, export_stream
 from labeling.exports.snapshot import (
     PARTIAL_MARK,
@@ -76,14 +77,16 @@ def dataset_export_create(
     filters: date_from/date_to (ISO days, inclusive), annotators (user ids), model_versions
     (version numbers), review_status (demonstration statuses), min_agreement (0-1).
     options: require_accepted, kto_from_rankings, conversational (default true),
-    near_duplicates (default true). Raises ValidationError keyed by field.
+    near_duplicates (default true); preference only: min_chosen_helpful, min_chosen_harmless
+    (1-5: pairs whose chosen answer's mean score is lower are dropped; see
+    labeling.exports.flags). Raises ValidationError keyed by field.
     """
     export = DatasetExport(
         project=project,
         format=format,
         rule=rule,
         filters=filters_clean(filters or {}, project=project),
-        options=options_clean(options or {}),
+        options=options_clean(options or {}, format=format),
         seed=seed,
         parquet=parquet,
         created_by=created_by,
@@ -120,11 +123,7 @@ def dataset_export_run(*, export: DatasetExport) -> DatasetExport:
         manifest = _snapshot_write(export=export)
     except BaseException as exc:
         logger.exception("Export %s failed", export.pk)
-        _export_finish(
-            export,
-            status=DatasetExport.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}",
-        )
+        _export_finish(export, status=DatasetExport.Status.FAILED, error=_failure_message(exc))
         if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: stop as asked
             raise
         return export
@@ -227,11 +226,17 @@ def _snapshot_write(*, export: DatasetExport) -> dict:
         seed=export.seed,
         as_of=export.started_at,
     )
-    with atomic_directory(snapshot_directory(export)) as directory:
-        writer = SnapshotWriter(directory, parquet=export.parquet)
+    with (
+        atomic_directory(snapshot_directory(export)) as directory,
+        SnapshotWriter(directory, parquet=export.parquet) as writer,
+    ):
         tally = export_stream(spec=spec, writer=writer, pseudonym_key=settings.SECRET_KEY)
-        moved = tally.prompts_moved_to_train
-        checked = split_checks(writer.rows_per_split(), ratios=export.split, moved_to_train=moved)
+        checked = split_checks(
+            writer.rows_per_split(),
+            ratios=export.split,
+            moved_to_train=tally.moved_to_train,
+            unit=split_unit(export.format),
+        )
         return writer.finish(_manifest(export, spec, tally.manifest_parts() | checked))
 
 
@@ -252,7 +257,7 @@ def _manifest(export: DatasetExport, spec: ExportSpec, figures: dict) -> dict:
         "filters": filters,
         "options": export.options,
         "split": {
-            "by": "prompt",
+            "by": split_unit(export.format),
             "seed": export.seed,
             "ratios": dict(zip(SPLITS, export.split, strict=True)),
         },
@@ -263,6 +268,17 @@ def _manifest(export: DatasetExport, spec: ExportSpec, figures: dict) -> dict:
         "created_at": export.created_at.isoformat(),
         "finished_at": timezone.now().isoformat(),
     }
+
+
+def _failure_message(exc: BaseException) -> str:
+    """What the admin reads on the failed export: a full disk says so and where, since "Errno
+    28" is not advice; anything else as raised."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return (
+            f"the disk is full: no space left on the device of {settings.EXPORTS_DIR}; "
+            "nothing was kept. Free some space, then start the export again"
+        )
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _export_finish(export: DatasetExport, *, status: str, **fields) -> bool:

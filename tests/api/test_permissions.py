@@ -38,6 +38,12 @@ ENDPOINTS = [
         None,
     ),
     ("prompt_import", "post", lambda w: reverse("api:prompt_import", args=[w.project.slug]), {}),
+    (
+        "documents_upload",
+        "post",
+        lambda w: reverse("api:documents_upload", args=[w.project.slug]),
+        {},
+    ),
     ("exports", "get", lambda w: reverse("api:exports", args=[w.project.slug]), None),
     (
         "export_create",
@@ -87,6 +93,7 @@ ADMIN_ONLY = {
     "project_patch",
     "annotator_stats",
     "prompt_import",
+    "documents_upload",
     "exports",
     "export_create",
     "export",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from training.engine.gate import GATE_METRIC_METHODS, GATE_METRICS, GENERATION_GATE_METRICS
 from training.engine.schema import (
     DPO_LOSS_TYPES,
     EXPORT_FORMATS_FOR_METHOD,
@@ -176,6 +177,36 @@ def config_problems(c: Any) -> list[str]:
     if c.eval_split not in ("validation", "test"):
         p.append(f"eval_split must be 'validation' or 'test', got {c.eval_split!r}")
     p.extend(_method_problems(c))
+    p.extend(gate_problems(c))
+    return p
+
+
+def gate_problems(c: Any) -> list[str]:
+    """A gate_metric the run can't give: unknown, not one of the method's, or ROUGE-L/BLEU
+    with held-out generation off (the gate could then never decide)."""
+    metric = c.gate_metric
+    if metric not in GATE_METRICS:
+        return [f"gate_metric {metric!r} is not one of {', '.join(GATE_METRICS)}"]
+    p = []
+    if c.eval_generation_rows < 0:
+        p.append(f"eval_generation_rows must be 0 (off) or more, got {c.eval_generation_rows}")
+    if metric not in GENERATION_GATE_METRICS:
+        return p
+    if c.method not in GATE_METRIC_METHODS:
+        return [
+            *p,
+            f"gate_metric {metric} applies to {' and '.join(GATE_METRIC_METHODS)} only; "
+            f"{c.method}'s gate has its own measure: leave gate_metric at loss",
+        ]
+    if not c.eval or c.eval_generation_rows <= 0:
+        off = "eval is false" if not c.eval else "eval_generation_rows is 0"
+        p.append(
+            f"gate_metric {metric} compares greedy answers to held-out prompts, but held-out "
+            f"generation is off ({off}): turn it on (eval true, eval_generation_rows > 0) or "
+            "set gate_metric to loss"
+        )
+    if c.eval_max_new_tokens < 1:
+        p.append(f"gate_metric {metric} needs eval_max_new_tokens of at least 1")
     return p
 
 

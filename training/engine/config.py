@@ -21,6 +21,7 @@ from training.engine.checks import (
     kto_weight_ranges,
     kto_weights_balanced,
 )
+from training.engine.gate import GATE_METRICS
 from training.engine.lineage import shape_problems
 from training.engine.options import (
     CPTOptions,
@@ -140,6 +141,24 @@ class TrainConfig:
     )
     eval_max_new_tokens: int = field(
         default=64, metadata={"help": "Greedy generation length for ROUGE/BLEU and win rates."}
+    )
+    eval_generation_rows: int = field(
+        default=8,
+        metadata={
+            "help": "Held-out prompts (sft; cpt: the openings of held-out documents) that the "
+            "new model and its parent both answer greedily, scored with ROUGE-L and BLEU "
+            "against the references; each costs two generations of eval_max_new_tokens. "
+            "0 turns held-out generation off."
+        },
+    )
+    gate_metric: str = field(
+        default="loss",
+        metadata={
+            "help": f"What the better-than-parent publish gate compares for sft and cpt: "
+            f"{' | '.join(GATE_METRICS)}. loss: held-out loss, lower wins; rouge_l, bleu: of "
+            "the greedy answers to the held-out prompts, higher wins (needs held-out "
+            "generation: eval on, eval_generation_rows > 0)."
+        },
     )
     dpo: DPOOptions = field(default_factory=DPOOptions, metadata={"help": "DPO settings."})
     kto: KTOOptions = field(default_factory=KTOOptions, metadata={"help": "KTO settings."})

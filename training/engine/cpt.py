@@ -4,7 +4,9 @@ Documents are cleaned and deduplicated when the snapshot loads (data.py), then t
 joined with EOS and cut into chunks of `cpt.chunk_length` tokens (capped by the model's context
 length). SFTTrainer takes the pre-tokenized chunks as they are.
 Held-out evaluation: loss and perplexity on the validation documents' chunks, and the parent
-version's loss on the same chunks.
+version's loss on the same chunks; with `eval_generation_rows`, each held-out document's opening
+is continued greedily by the new model and the parent, and ROUGE-L / BLEU score the
+continuations against the document's own text.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def train(
             metrics.update(
                 {"eval_loss": eval_loss, "eval_perplexity": math.exp(min(eval_loss, 50.0))}
             )
-            with evaluation.parent_policy(trainer.model, config) as parent:
-                metrics["eval_parent_loss"] = evaluation.trainer_loss(trainer, parent)
+            refs = evaluation.held_out_references(eval_docs, tokenizer, config)
+            metrics.update(evaluation.compare_with_parent(trainer, tokenizer, config, refs))
 
     return recipe.finish(config, snapshot, out, trainer, tokenizer, metrics, [callback])

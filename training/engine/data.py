@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from typing import Any
 from datasets import Dataset, load_dataset
 
 from training.engine.config import ConfigError
+from training.engine.documents import clean_documents
 from training.engine.prompts import prompt_messages
 from training.engine.schema import (
     MAY_BE_EMPTY,
@@ -240,34 +240,6 @@ def _is_conversational(row: dict[str, Any]) -> bool:
 
 
 # --- continued pre-training documents -----------------------------------------------------------
-
-_SPACES = re.compile(r"[ \t\f\v\u00a0]+")
-_BLANK_LINES = re.compile(r"\n{3,}")
-
-
-def clean_document(text: str) -> str:
-    """Whitespace normalised: runs of spaces collapse, at most one blank line, no edges."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
-
-
-def clean_documents(texts: list[str | None]) -> tuple[list[str], int, int]:
-    """(cleaned unique documents in order, empties dropped, exact duplicates dropped)."""
-    seen: set[str] = set()
-    kept: list[str] = []
-    empty = duplicates = 0
-    for text in texts:
-        cleaned = clean_document(text or "")
-        if not cleaned:
-            empty += 1
-        elif cleaned in seen:
-            duplicates += 1
-        else:
-            seen.add(cleaned)
-            kept.append(cleaned)
-    return kept, empty, duplicates
-
 
 def chunk_token_ids(documents: list[list[int]], chunk_length: int, eos_id: int) -> list[list[int]]:
     """Documents joined with EOS and cut into `chunk_length` pieces.

@@ -39,12 +39,26 @@ class Verdict:
 
 
 NO_COMPARISON = "no held-out rows to compare on (held-out evaluation off or its split empty)"
+NO_GENERATIONS = (
+    "no held-out answers to compare (held-out generation off, or no held-out row has a prompt "
+    "and a reference)"
+)
+
+# What the gate of sft and cpt may compare (`gate_metric`): the held-out loss, or the overlap
+# of greedy answers to the held-out prompts with their references.
+GATE_METRICS = ("loss", "rouge_l", "bleu")
+GENERATION_GATE_METRICS = ("rouge_l", "bleu")
+GATE_METRIC_METHODS = ("sft", "cpt")
+GATE_METRIC_LABELS = {"loss": "held-out loss", "rouge_l": "ROUGE-L", "bleu": "BLEU"}
 
 
-def better_than_parent(method: str, metrics: Mapping[str, Any]) -> Verdict:
+def better_than_parent(
+    method: str, metrics: Mapping[str, Any], *, gate_metric: str = "loss"
+) -> Verdict:
     """The publish gate's verdict from a run's metrics (the keys the methods' train() return).
 
-    - sft, cpt: held-out mean token loss (NLL) of new and parent on the same rows; lower wins.
+    - sft, cpt: by `gate_metric`: "loss", held-out mean token loss of new and parent on the
+      same rows, lower wins; "rouge_l"/"bleu" of their greedy answers, higher wins.
     - dpo, orpo, and rlhf on preference pairs: implicit reward relative to the parent
       (evaluation.preference_vs_parent); better when accuracy > 0.5 and margin > 0, i.e. the
       new model moved towards the chosen answers on most pairs and on average.
@@ -58,7 +72,9 @@ def better_than_parent(method: str, metrics: Mapping[str, Any]) -> Verdict:
         return Verdict(
             None, "", None, None, "a reward model is not a served policy", applicable=False
         )
-    if method in ("sft", "cpt"):
+    if method in GATE_METRIC_METHODS:
+        if gate_metric in GENERATION_GATE_METRICS:
+            return _higher_overlap(metrics, gate_metric)
         return _lower_loss(metrics)
     if method == "kto":
         return _above_half(
@@ -106,6 +122,27 @@ def _lower_loss(metrics: Mapping[str, Any]) -> Verdict:
         parent,
         f"held-out loss {new:.4g} vs the parent's {parent:.4g} on the same rows "
         f"({'lower' if better else 'not lower'}; lower is better)",
+    )
+
+
+def _higher_overlap(metrics: Mapping[str, Any], name: str) -> Verdict:
+    """Better when the new model's ROUGE-L (or BLEU) on the held-out prompts is strictly above
+    the parent's on the same prompts: an unchanged model ties, and a tie is not better."""
+    metric = f"eval_{name}"
+    new, parent = _number(metrics.get(metric)), _number(metrics.get(f"eval_parent_{name}"))
+    if new is None or parent is None:
+        return Verdict(None, metric, new, parent, NO_GENERATIONS)
+    better = new > parent
+    rows = _number(metrics.get("eval_generations"))
+    prompts = f"{int(rows)} " if rows is not None else ""
+    return Verdict(
+        better,
+        metric,
+        new,
+        parent,
+        f"{GATE_METRIC_LABELS[name]} of greedy answers {new:.4g} vs the parent's {parent:.4g} "
+        f"on the same {prompts}held-out prompts ({'higher' if better else 'not higher'}; "
+        "higher is better)",
     )
 
 

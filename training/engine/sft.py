@@ -3,8 +3,9 @@
 Takes messages, alpaca and dolly exports (the last two as prompt/completion rows: the loss is
 on the answer only) and text exports (language modelling on the whole text), see data.py.
 
-Held-out evaluation: validation loss (and the parent version's on the same rows), and
-ROUGE-L / BLEU of greedy answers vs the references.
+Held-out evaluation: validation loss, and ROUGE-L / BLEU of greedy answers to the first
+`eval_generation_rows` held-out prompts vs their references; the parent version's loss, ROUGE-L
+and BLEU on the same rows and prompts (what `gate_metric` compares).
 """
 
 from __future__ import annotations
@@ -57,14 +58,8 @@ def train(
 
 
 def evaluate(trainer: SFTTrainer, tokenizer, eval_rows, config: TrainConfig) -> dict[str, float]:
+    """New vs parent on the held-out rows: loss, and ROUGE-L / BLEU where rows have prompts."""
     metrics = {"eval_loss": float(trainer.evaluate()["eval_loss"])}
-    with evaluation.parent_policy(trainer.model, config) as parent:
-        metrics["eval_parent_loss"] = evaluation.trainer_loss(trainer, parent)
-    if "text" in eval_rows.column_names:  # plain text holds no prompt to answer
-        return metrics
-    metrics.update(
-        evaluation.generation_metrics(
-            trainer.model, tokenizer, eval_rows, max_new_tokens=config.eval_max_new_tokens
-        )
-    )
+    refs = evaluation.held_out_references(eval_rows, tokenizer, config)
+    metrics.update(evaluation.compare_with_parent(trainer, tokenizer, config, refs))
     return metrics

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from training.engine import lineage
 from training.engine.config import ConfigError, load_config
+from training.engine.gate import GATE_METRIC_LABELS, GATE_METRIC_METHODS
 from training.engine.publish import read_meta
 from training.models import TrainingRun
 
@@ -27,6 +28,22 @@ SHOWN_METRICS = (
 )
 
 
+# The held-out figures scored for both the new model and its parent (eval_X, eval_parent_X),
+# shown side by side: (X, as gate_metric names it; whether higher is better).
+COMPARED_FIGURES = (("loss", False), ("rouge_l", True), ("bleu", True))
+
+
+@dataclass(frozen=True)
+class ParentComparison:
+    """One held-out figure of the new model beside its parent's on the same rows or prompts."""
+
+    label: str
+    new: float | None
+    parent: float | None
+    higher_is_better: bool
+    gate: bool  # the figure the better-than-parent gate reads (the run's gate_metric)
+
+
 @dataclass
 class RunProgress:
     run: TrainingRun
@@ -44,6 +61,7 @@ class RunProgress:
     lineage: str = ""
     events: int = 0
     phases: list[str] = field(default_factory=list)
+    comparison: list[ParentComparison] = field(default_factory=list)
 
 
 def run_progress(run: TrainingRun) -> RunProgress:
@@ -66,7 +84,42 @@ def run_progress(run: TrainingRun) -> RunProgress:
         lineage=run_lineage(run),
         events=len(history),
         phases=sorted({e.get("phase", "train") for e in history}),
+        comparison=parent_comparison(run),
     )
+
+
+def gate_metric_of(run: TrainingRun) -> str:
+    """The run's `gate_metric` (checked when the run was created; "loss" if unreadable now)."""
+    try:
+        return load_config(None, run.method, run.config or {}).gate_metric
+    except ConfigError:
+        return "loss"
+
+
+def parent_comparison(run: TrainingRun) -> list[ParentComparison]:
+    """The held-out loss, ROUGE-L and BLEU of the new model and of its parent, for each figure
+    the run scored (a NaN was stored as None and shows as a dash)."""
+    metrics = run.metrics or {}
+    gate = gate_metric_of(run) if run.method in GATE_METRIC_METHODS else None
+    rows = []
+    for metric, higher in COMPARED_FIGURES:
+        new_key, parent_key = f"eval_{metric}", f"eval_parent_{metric}"
+        if new_key not in metrics or parent_key not in metrics:
+            continue
+        rows.append(
+            ParentComparison(
+                label=GATE_METRIC_LABELS[metric],
+                new=_figure(metrics.get(new_key)),
+                parent=_figure(metrics.get(parent_key)),
+                higher_is_better=higher,
+                gate=metric == gate,
+            )
+        )
+    return rows
+
+
+def _figure(value) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def run_lineage(run: TrainingRun) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from training.engine.gate import Verdict, better_than_parent
 from training.models import TrainingRun
+from training.selectors.runs import gate_metric_of
 from training.selectors.versions import live_version
 from training.services.versions import PublishError, model_version_publish
 
@@ -25,6 +26,9 @@ PARENT_FIGURES = (
     "eval_vs_parent_",
     "eval_parent_",
     "eval_loss",
+    "eval_rouge_l",
+    "eval_bleu",
+    "eval_generations",
     "eval_win_rate",
     "eval_pairs",
     "eval_rows",
@@ -44,7 +48,7 @@ def training_run_gate_apply(*, run: TrainingRun, reporter: Reporter) -> Training
     version = run.result_version
     if run.status != TrainingRun.Status.SUCCEEDED or version is None:
         return run
-    verdict = better_than_parent(run.method, version.metrics)
+    verdict = better_than_parent(run.method, version.metrics, gate_metric=gate_metric_of(run))
     go, outcome = publish_decision(run, verdict)
     gate = {
         "policy": run.publish,

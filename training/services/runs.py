@@ -320,8 +320,32 @@ def training_runs_fail_stale(*, max_silence_s: float = STALE_AFTER_S) -> int:
     for run in stale.select_related("project"):
         failed += TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(
             status=TrainingRun.Status.FAILED,
-            error=f"worker stopped responding (no heartbeat for over {max_silence_s:.0f} s)",
+            error=(
+                f"worker stopped responding (no heartbeat for over {max_silence_s:.0f} s): it "
+                "was killed or its machine went down; nothing was published, start the run again"
+            ),
             finished_at=timezone.now(),
         )
-        shutil.rmtree(adapters_root(run.project) / f".run-{run.pk}", ignore_errors=True)
+        _run_leftovers_remove(run)
     return failed
+
+
+def _run_leftovers_remove(run: TrainingRun) -> None:
+    """What a killed worker (SIGKILL runs no cleanup) leaves of its run: the staging directory,
+    the engine's scratch and publishing directories beside it (`..run-<pk>.work-*`, `.tmp-*`),
+    and an adapter renamed into place as v<k> whose version was never committed. Left there,
+    that v<k> would fail every later run on "already exists"; an older v<k> of another database
+    (same run id, made before this run started) is not touched."""
+    from training.engine.publish import read_meta
+
+    root = adapters_root(run.project)
+    staging = root / f".run-{run.pk}"
+    for path in [staging, *root.glob(f".{staging.name}.*")]:
+        shutil.rmtree(path, ignore_errors=True)
+    recorded = set(ModelVersion.objects.values_list("adapter_path", flat=True))
+    started = run.started_at.timestamp() if run.started_at else math.inf
+    for path in root.glob("v*"):
+        if str(path.resolve()) in recorded or read_meta(path).get("training_run") != run.pk:
+            continue
+        if path.stat().st_mtime >= started:
+            shutil.rmtree(path, ignore_errors=True)

@@ -24,7 +24,13 @@ class DatasetExportIn(serializers.Serializer):
     seed = serializers.IntegerField(default=0, min_value=0, max_value=2**62)
     parquet = serializers.BooleanField(default=False)
     filters = serializers.DictField(required=False, default=dict)
-    options = serializers.DictField(required=False, default=dict)
+    options = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="require_accepted, kto_from_rankings, conversational, near_duplicates "
+        "(booleans); preference only: min_chosen_helpful, min_chosen_harmless (1-5: pairs whose "
+        "chosen answer's mean score is lower are dropped).",
+    )
 
 
 class DatasetExportOut(serializers.ModelSerializer):

@@ -53,6 +53,14 @@ class Command(BaseCommand):
             "--plain", action="store_true", help="Preference/KTO: plain text, not messages."
         )
         parser.add_argument("--min-agreement", type=float, default=None)
+        for score in ("helpful", "harmless"):
+            parser.add_argument(
+                f"--min-chosen-{score}",
+                type=int,
+                default=None,
+                help=f"Preference: drop pairs whose chosen answer's mean {score} score (1-5) "
+                "is lower; an answer nobody scored is kept.",
+            )
 
     def handle(self, *args, **options) -> None:
         project = Project.objects.filter(slug=options["project"]).first()
@@ -93,6 +101,8 @@ class Command(BaseCommand):
         chosen = {
             "require_accepted": options["require_accepted"],
             "kto_from_rankings": options["kto_from_rankings"],
+            "min_chosen_helpful": options["min_chosen_helpful"],
+            "min_chosen_harmless": options["min_chosen_harmless"],
         }
         if options["plain"]:
             chosen["conversational"] = False

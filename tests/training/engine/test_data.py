@@ -7,11 +7,10 @@ from tests.training.engine import snapshots as S
 from training.engine.data import (
     DataError,
     chunk_token_ids,
-    clean_document,
-    clean_documents,
     load_snapshot,
     tokenize_and_chunk,
 )
+from training.engine.documents import clean_document, clean_documents
 
 
 def test_preference_snapshot_loads_per_split_without_provenance(tmp_path):

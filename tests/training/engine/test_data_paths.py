@@ -170,7 +170,7 @@ def test_alpaca_rows_train_on_the_answer_to_the_prompt_generation_sends():
 
     run = trained(project, "sft", export, eval=True, eval_max_samples=1, eval_max_new_tokens=4)
     assert_adapter(run)
-    assert "eval_rougeL" in run.metrics and "eval_loss" in run.metrics
+    assert "eval_rouge_l" in run.metrics and "eval_loss" in run.metrics
 
 
 def test_compare_judgements_exported_as_preference_pairs_train_dpo():

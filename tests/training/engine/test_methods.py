@@ -78,8 +78,8 @@ def test_sft_loss_falls_and_adapter_is_published(tmp_path, tiny_model_dir):
     result, events, out = run("sft", tmp_path, tiny_model_dir, max_steps=6)
     steps = losses(result)
     assert steps[-1] < steps[0]
-    assert {"eval_loss", "eval_rougeL", "eval_bleu"} <= set(result.metrics)
-    assert 0.0 <= result.metrics["eval_rougeL"] <= 1.0
+    assert {"eval_loss", "eval_rouge_l", "eval_bleu"} <= set(result.metrics)
+    assert 0.0 <= result.metrics["eval_rouge_l"] <= 1.0
     assert result.metrics["eval_loss"] < result.metrics["eval_parent_loss"]  # the parent: base
     assert events[0].kind == "start"
     assert [e.step for e in events if e.kind == "log"] == [1, 2, 3, 4, 5, 6]

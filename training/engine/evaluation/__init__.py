@@ -5,10 +5,20 @@ the comparison with the parent version that the publish gate reads (training.eng
     metrics   pure functions over tensors and strings (tested on hand-computed values)
     scoring   a model's log-probabilities, reward scores and greedy generations of rows
     reports   the metrics dict of each method's held-out split
+    generation  held-out prompts answered by the new model and its parent: ROUGE-L and BLEU
 
 The names below are the package's API; method modules call `evaluation.<name>`.
 """
 
+from training.engine.evaluation.generation import (
+    References,
+    compare_with_parent,
+    document_references,
+    generation_metrics,
+    held_out_references,
+    overlap_metrics,
+    sft_references,
+)
 from training.engine.evaluation.metrics import (
     bleu,
     implicit_rewards,
@@ -22,13 +32,11 @@ from training.engine.evaluation.metrics import (
     win_rate,
 )
 from training.engine.evaluation.reports import (
-    generation_metrics,
     policy_label_metrics,
     policy_preference_metrics,
     preference_vs_parent_metrics,
     reward_preference_metrics,
     reward_win_rate,
-    sft_references,
 )
 from training.engine.evaluation.scoring import (
     PARENT_ADAPTER,
@@ -45,16 +53,21 @@ from training.engine.prompts import completion_text, prompt_text
 
 __all__ = [
     "PARENT_ADAPTER",
+    "References",
     "bleu",
+    "compare_with_parent",
     "completion_logps",
     "completion_text",
+    "document_references",
     "encode_completions",
     "generation_metrics",
     "greedy_completions",
+    "held_out_references",
     "implicit_rewards",
     "label_accuracy",
     "label_agreement",
     "mean_margin",
+    "overlap_metrics",
     "pair_logps",
     "parent_policy",
     "policy_label_metrics",

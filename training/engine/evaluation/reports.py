@@ -12,7 +12,6 @@ from typing import Any
 import torch
 
 from training.engine.evaluation.metrics import (
-    bleu,
     implicit_rewards,
     label_accuracy,
     label_agreement,
@@ -20,18 +19,15 @@ from training.engine.evaluation.metrics import (
     mean_margin,
     preference_accuracy,
     preference_vs_parent,
-    rouge_l,
     win_rate,
 )
 from training.engine.evaluation.scoring import (
     completion_logps,
     eval_mode,
-    greedy_completions,
     pair_logps,
     reference,
     reward_scores,
 )
-from training.engine.prompts import completion_text
 
 # --- preference pairs (DPO, ORPO, RLHF) ----------------------------------------------------------
 
@@ -172,40 +168,4 @@ def reward_win_rate(
         "win_rate": win_rate(new, parent),
         "new_mean_reward": new.mean().item() if new.numel() else float("nan"),
         "parent_mean_reward": parent.mean().item() if parent.numel() else float("nan"),
-    }
-
-
-# --- demonstrations (SFT) ------------------------------------------------------------------------
-
-
-def sft_references(dataset: Any) -> tuple[list[Any], list[str]]:
-    """(prompts, reference answers) of SFT rows: messages up to the last assistant turn."""
-    prompts, references = [], []
-    if "messages" in dataset.column_names:
-        for messages in dataset["messages"]:
-            last = max(
-                (i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None
-            )
-            if last is None or last == 0:
-                continue
-            prompts.append(messages[:last])
-            references.append(str(messages[last]["content"]))
-    else:
-        prompts = list(dataset["prompt"])
-        references = [completion_text(c) for c in dataset["completion"]]
-    return prompts, references
-
-
-def generation_metrics(
-    model: Any, tokenizer: Any, dataset: Any, *, max_new_tokens: int
-) -> dict[str, float]:
-    """ROUGE-L and BLEU of greedy generations against the held-out references."""
-    prompts, references = sft_references(dataset)
-    if not prompts:
-        return {}
-    predictions = greedy_completions(model, tokenizer, prompts, max_new_tokens=max_new_tokens)
-    return {
-        "eval_rougeL": rouge_l(predictions, references),
-        "eval_bleu": bleu(predictions, references),
-        "eval_generations": float(len(predictions)),
     }
