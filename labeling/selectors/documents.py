@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db.models import Count, QuerySet, Sum
 
 from labeling.models import Document, Project
-from labeling.selectors.exports import _filtered
+from labeling.selectors.exports import _filtered, rows_chunked
 
 EXPORT_FIELDS = ("pk", "title", "text", "source_file", "source_line")
 
@@ -42,11 +42,4 @@ def export_document_chunks(
     documents = Document.objects.filter(project=project, created_at__lte=as_of)
     documents = _filtered(documents, filters, person="uploaded_by_id")  # the exports' own rule
     rows = documents.order_by("pk").values(*EXPORT_FIELDS).iterator(chunk_size=chunk_size)
-    chunk: list[dict] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) >= chunk_size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    yield from rows_chunked(rows, chunk_size)

@@ -5,7 +5,7 @@ instances, and each function reads one chunk's worth: memory stays flat however 
 project is.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -42,10 +42,15 @@ def export_prompt_chunks(
         .values(*PROMPT_FIELDS)
         .iterator(chunk_size=chunk_size)
     )
+    yield from rows_chunked(rows, chunk_size)
+
+
+def rows_chunked(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    """One query's rows, `size` at a time: only a chunk is in memory."""
     chunk: list[dict] = []
     for row in rows:
         chunk.append(row)
-        if len(chunk) >= chunk_size:
+        if len(chunk) >= size:
             yield chunk
             chunk = []
     if chunk:

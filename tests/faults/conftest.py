@@ -7,22 +7,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
-
-def database_url() -> str:
-    """The test database, for a second process: a file on SQLite (see config/settings.py
-    DATABASES TEST NAME), or PostgreSQL's."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    user = quote(db["USER"] or "", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    return f"postgres://{user}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+from tests.fixtures.databases import database_url
 
 
 @pytest.fixture

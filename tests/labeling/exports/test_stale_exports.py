@@ -8,11 +8,9 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,6 +25,7 @@ from labeling.services.exports import (
     dataset_exports_fail_stale,
     snapshot_directory,
 )
+from tests.fixtures.databases import database_url
 from tests.labeling.exports.builders import exported
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -309,23 +308,12 @@ dataset_export_run(export=DatasetExport.objects.get(pk=int(sys.argv[1])))
 """
 
 
-def _database_url() -> str:
-    """The test database, for a second process: a file on SQLite (see settings), or
-    PostgreSQL's."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    user = quote(db["USER"] or "", safe="")
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    return f"postgres://{user}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_write_leaves_no_complete_snapshot_and_is_failed_later(
     mixed_project, settings
 ):
     export = dataset_export_create(project=mixed_project, **SETTINGS)
-    env = {**os.environ, "DATABASE_URL": _database_url()}
+    env = {**os.environ, "DATABASE_URL": database_url()}
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     worker = subprocess.Popen(
         [sys.executable, "-c", KILLED_WORKER, str(export.pk), str(settings.EXPORTS_DIR)],
