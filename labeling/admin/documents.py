@@ -9,8 +9,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from labeling.access import projects_administered_by
-from labeling.admin.scoping import ProjectScopedAdmin
+from labeling.admin.scoping import AdministeredProjectForm, ProjectScopedAdmin
 from labeling.imports.documents import SUFFIXES
 from labeling.models import Document
 from labeling.services.documents import documents_delete, documents_upload
@@ -34,19 +33,11 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-class DocumentUploadForm(forms.Form):
-    project = forms.ModelChoiceField(queryset=None)
+class DocumentUploadForm(AdministeredProjectForm):
     files = MultipleFileField(
         help_text="UTF-8 plain text (.txt), Markdown (.md: one document a file) or JSON Lines "
         '(.jsonl: one {"text": ...} document a line). Several at once.'
     )
-
-    def __init__(self, *args, user, **kwargs):
-        super().__init__(*args, **kwargs)
-        projects = projects_administered_by(user=user)
-        self.fields["project"].queryset = projects
-        if len(projects[:2]) == 1:
-            self.fields["project"].initial = projects.first()
 
 
 @admin.register(Document)

@@ -8,8 +8,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from labeling.access import projects_administered_by
-from labeling.admin.scoping import ProjectScopedAdmin
+from labeling.admin.scoping import AdministeredProjectForm, ProjectScopedAdmin
 from labeling.api.serializers.imports import encodable
 from labeling.imports.formats import Format, ImportFileError
 from labeling.models import Prompt
@@ -85,8 +84,7 @@ class PromptChangeForm(forms.ModelForm):
         return prompt
 
 
-class PromptImportForm(forms.Form):
-    project = forms.ModelChoiceField(queryset=None)
+class PromptImportForm(AdministeredProjectForm):
     file = forms.FileField(help_text="UTF-8: JSON, JSON Lines, CSV or Parquet.")
     format = forms.ChoiceField(
         choices=[("", "Detect from the content"), *Format.choices], required=False
@@ -97,13 +95,6 @@ class PromptImportForm(forms.Form):
         help_text="Import the valid rows and list the invalid ones. Unticked: a file with an "
         "invalid row imports nothing.",
     )
-
-    def __init__(self, *args, user, **kwargs):
-        super().__init__(*args, **kwargs)
-        projects = projects_administered_by(user=user)
-        self.fields["project"].queryset = projects
-        if len(projects[:2]) == 1:
-            self.fields["project"].initial = projects.first()
 
 
 @admin.register(Prompt)

@@ -1,5 +1,6 @@
 """Project admins see and edit only the objects of their own projects (see labeling.access)."""
 
+from django import forms
 from django.contrib import admin
 
 from labeling.access import administered_only, projects_administered_by
@@ -18,3 +19,17 @@ class ProjectScopedAdmin(admin.ModelAdmin):
         if db_field.name == "project" and not request.user.is_superuser:
             kwargs["queryset"] = projects_administered_by(user=request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class AdministeredProjectForm(forms.Form):
+    """A form that starts with the project: one of the user's administered projects,
+    preselected when there is only one."""
+
+    project = forms.ModelChoiceField(queryset=None)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        projects = projects_administered_by(user=user)
+        self.fields["project"].queryset = projects
+        if len(projects[:2]) == 1:
+            self.fields["project"].initial = projects.first()
