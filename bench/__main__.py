@@ -13,6 +13,8 @@ BENCHMARKS = {
     "generation": "bench.generation",
     "hotswap": "bench.hotswap",
     "import": "bench.import_prompts",
+    "load": "bench.load",
+    "loop": "bench.loop",
     "next_task": "bench.next_task",
     "train": "bench.train",
 }
@@ -24,9 +26,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="A small smoke run that finishes within a minute."
     )
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     module = importlib.import_module(BENCHMARKS[args.name])
-    result = result_build(args.name, module.run(quick=args.quick))
+    # A benchmark may take options of its own: `options(argv) -> dict` of run's keywords.
+    if extra and not hasattr(module, "options"):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    options = module.options(extra) if hasattr(module, "options") else {}
+    result = result_build(args.name, module.run(quick=args.quick, **options))
     path = result_write(args.name, result, quick=args.quick)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     print(f"Wrote {path}")

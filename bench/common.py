@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# BENCH_RESULTS_DIR: elsewhere than bench/results (a test running a benchmark end to end).
+RESULTS_DIR = Path(
+    os.environ.get("BENCH_RESULTS_DIR") or Path(__file__).resolve().parent / "results"
+)
 RESULT_KEYS = ("name", "metric", "value", "baseline", "ratio", "goal", "unit", "machine", "params")
 
 
@@ -33,6 +36,12 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "load_average_1m": round(os.getloadavg()[0], 2),  # other work skews the timings
     }
+
+
+def percentile(values: list[float], percent: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
 
 
 def result_build(name: str, figures: dict[str, Any]) -> dict[str, Any]:
@@ -121,8 +130,9 @@ def _max_rss_mb(ru_maxrss: int) -> float:
     return round(kib / 1024, 1)
 
 
-def django_setup_throwaway(workdir: Path) -> dict[str, str]:
-    """Set Django up on a fresh, migrated SQLite DB under `workdir`, never var/db.sqlite3.
+def django_setup_throwaway(workdir: Path, *, database_url: str | None = None) -> dict[str, str]:
+    """Set Django up on a fresh, migrated SQLite DB under `workdir`, never var/db.sqlite3
+    (or on `database_url`, an empty database the benchmark made for itself).
 
     Returns the environment that child processes need to use the same database.
     """
@@ -132,7 +142,7 @@ def django_setup_throwaway(workdir: Path) -> dict[str, str]:
         raise RuntimeError("Django is already set up; a benchmark needs its own database.")
     overrides = {
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+        "DATABASE_URL": database_url or f"sqlite:///{workdir / 'db.sqlite3'}",
         "VAR_DIR": str(workdir / "var"),
         "SECRET_KEY": "benchmark-only-not-secret",
         "LOG_LEVEL": "WARNING",
@@ -152,3 +162,29 @@ def django_setup_throwaway(workdir: Path) -> dict[str, str]:
 if __name__ == "__main__":
     # python -m bench.common USAGE_FILE -- COMMAND...: see child_run.
     _measure(sys.argv[1], sys.argv[3:])
+
+
+def base_model() -> tuple[Path, str]:
+    """(model directory, served name): BASE_MODEL_DIR / BASE_MODEL_NAME if set, else the bundled
+    model (prepared first if need be)."""
+    served = os.environ.get("BASE_MODEL_NAME", "SmolLM2-135M-Instruct")
+    if configured := os.environ.get("BASE_MODEL_DIR"):
+        return Path(configured), served
+    from serving.vllm.bundled_model import prepare
+
+    return prepare(ROOT / "var" / "models" / "SmolLM2-135M-Instruct"), served
+
+
+def vllm_process(model_dir: Path, served_name: str, log_dir: Path):
+    """A VLLMProcess (not started) serving `model_dir` on a free loopback port, with the
+    vLLM virtualenv at VLLM_PYTHON or .venv-vllm; its log in `log_dir`."""
+    from serving.vllm.launcher import ServerConfig, VLLMProcess, free_port
+
+    config = ServerConfig(
+        model_dir=model_dir,
+        served_name=served_name,
+        python=Path(os.environ.get("VLLM_PYTHON", ROOT / ".venv-vllm" / "bin" / "python")),
+        port=free_port(),
+        log_file=Path(log_dir) / "vllm.log",
+    )
+    return VLLMProcess(config)

@@ -48,27 +48,16 @@ def _server():
     """(url, stop): BENCH_VLLM_URL if set, else a fresh local server on a free port."""
     if url := os.environ.get("BENCH_VLLM_URL"):
         return url, lambda: None
-    from serving.vllm.bundled_model import prepare
-    from serving.vllm.launcher import ServerConfig, VLLMProcess, free_port
+    from bench.common import base_model, vllm_process
 
-    model_dir = Path(os.environ.get("BASE_MODEL_DIR", ROOT / "var/models/SmolLM2-135M-Instruct"))
-    if "BASE_MODEL_DIR" not in os.environ:
-        prepare(model_dir)
-    config = ServerConfig(
-        model_dir=model_dir,
-        served_name=os.environ.get("BASE_MODEL_NAME", SERVED_NAME),
-        python=Path(os.environ.get("VLLM_PYTHON", ROOT / ".venv-vllm/bin/python")),
-        port=free_port(),
-        log_file=Path(tempfile.mkdtemp(prefix="bench-vllm-")) / "vllm.log",
-    )
-    process = VLLMProcess(config)
+    process = vllm_process(*base_model(), Path(tempfile.mkdtemp(prefix="bench-vllm-")))
     process.start()
     try:
         process.wait_healthy(timeout=300)
     except BaseException:
         process.stop()
         raise
-    return config.url, process.stop
+    return process.url, process.stop
 
 
 def _tokens(results: list[ChatResult]) -> int:
@@ -83,7 +72,7 @@ def _concurrent(
         for i, text in enumerate(prompts)
     ]
     started = time.perf_counter()
-    outcomes = chat_concurrently(client.chat, jobs, max_in_flight=MAX_IN_FLIGHT)
+    outcomes = chat_concurrently(client, jobs, max_in_flight=MAX_IN_FLIGHT)
     seconds = time.perf_counter() - started
     failed = [outcome.error for outcome in outcomes if outcome.error is not None]
     if failed:

@@ -19,18 +19,16 @@ Both full and `--quick` runs start vLLM twice (base, then merged): about 1.5-3 m
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import ROOT, base_model, vllm_process
 from serving.vllm.client import Sampling, VLLMClient
 from training.engine.prompts import prompt_messages
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVED_NAME = "SmolLM2-135M-Instruct"
 GOAL_SECONDS = 2.0
 GOAL_RATIO = 20.0
 PROMPT = "Give three tips for learning a new language."
@@ -55,19 +53,6 @@ def make_adapter(base_dir: Path, out_dir: Path, *, rank: int = 8, seed: int = 0)
     return out_dir
 
 
-def _server(model_dir: Path, served_name: str, log_dir: Path):
-    from serving.vllm.launcher import ServerConfig, VLLMProcess, free_port
-
-    config = ServerConfig(
-        model_dir=model_dir,
-        served_name=served_name,
-        python=Path(os.environ.get("VLLM_PYTHON", ROOT / ".venv-vllm/bin/python")),
-        port=free_port(),
-        log_file=log_dir / "vllm.log",
-    )
-    return VLLMProcess(config)
-
-
 def _start(process) -> None:
     process.start()
     try:
@@ -78,22 +63,18 @@ def _start(process) -> None:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    from serving.vllm.bundled_model import prepare
     from training.engine.publish import merge_adapter
 
     max_tokens = 4 if quick else 16
     sampling = Sampling(n=1, temperature=0.0, top_p=1.0, max_tokens=max_tokens)
     messages = prompt_messages(PROMPT)
-    base_dir = Path(os.environ.get("BASE_MODEL_DIR", ROOT / "var/models/SmolLM2-135M-Instruct"))
-    if "BASE_MODEL_DIR" not in os.environ:
-        prepare(base_dir)
-    served = os.environ.get("BASE_MODEL_NAME", SERVED_NAME)
+    base_dir, served = base_model()
     work = Path(tempfile.mkdtemp(prefix="bench-hotswap-"))
     process = None
     try:
         previous_dir = make_adapter(base_dir, work / "previous", seed=1)
         adapter_dir = make_adapter(base_dir, work / "adapter")
-        process = _server(base_dir, served, work)
+        process = vllm_process(base_dir, served, work)
         started = time.perf_counter()
         _start(process)
         base_startup_s = time.perf_counter() - started
@@ -126,7 +107,7 @@ def run(quick: bool) -> dict[str, Any]:
         stopped_s = time.perf_counter() - started
         merged_dir = merge_adapter(adapter_dir, work / "merged", base_model=base_dir)
         merged_s = time.perf_counter() - started
-        process = _server(merged_dir, served, work)
+        process = vllm_process(merged_dir, served, work)
         _start(process)
         healthy_s = time.perf_counter() - started
         with VLLMClient(process.url, send_seed=False, timeout=600) as client:

@@ -84,7 +84,7 @@ def run(quick: bool) -> dict:
 def _measure(size: int, iterations: int, workdir: Path) -> dict:
     """In the child: build the project of `size` prompts, then time `iterations` turns."""
     os.environ.setdefault("SECURE_HTTPS", "0")
-    from bench.common import django_setup_throwaway
+    from bench.common import django_setup_throwaway, percentile
 
     django_setup_throwaway(workdir)
     started = time.perf_counter()
@@ -116,11 +116,11 @@ def _measure(size: int, iterations: int, workdir: Path) -> dict:
     return {
         "prompts": size,
         "p50_ms": round(statistics.median(timings), 2),
-        "p95_ms": round(_percentile(timings, 95), 2),
+        "p95_ms": round(percentile(timings, 95), 2),
         "max_ms": round(max(timings), 2),
         # CPU time of this process alone: what the figures are without other load on the host
         "cpu_p50_ms": round(statistics.median(cpu_timings), 2),
-        "cpu_p95_ms": round(_percentile(cpu_timings, 95), 2),
+        "cpu_p95_ms": round(percentile(cpu_timings, 95), 2),
         "load_average": os.getloadavg(),
         "iterations": iterations,
         "rendered": render is not None,
@@ -128,12 +128,6 @@ def _measure(size: int, iterations: int, workdir: Path) -> dict:
         "generation_status_ms": _generation_status_ms(project),
         "setup_s": round(setup_s, 1),
     }
-
-
-def _percentile(values: list[float], percent: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
 
 
 def _submit(assignment, user, i: int) -> None:

@@ -251,7 +251,18 @@ VLLM_PYTHON = Path(os.environ.get("VLLM_PYTHON", BASE_DIR / ".venv-vllm" / "bin"
 MODELS_DIR = VAR_DIR / "models"
 BASE_MODEL_DIR = Path(os.environ.get("BASE_MODEL_DIR", MODELS_DIR / "SmolLM2-135M-Instruct"))
 BASE_MODEL_NAME = os.environ.get("BASE_MODEL_NAME", "SmolLM2-135M-Instruct")
+# How prompts are put to the base model: chat (its chat template, /v1/chat/completions) or
+# text (the project's text template, /v1/completions); auto reads BASE_MODEL_DIR (no chat
+# template: text). Set it for servers in VLLM_URLS whose model directory is not here.
+BASE_MODEL_PROMPT_STYLE = os.environ.get("BASE_MODEL_PROMPT_STYLE", "auto").strip().lower()
+if BASE_MODEL_PROMPT_STYLE not in ("auto", "chat", "text"):
+    raise ImproperlyConfigured(
+        f"BASE_MODEL_PROMPT_STYLE={BASE_MODEL_PROMPT_STYLE!r} is not one of auto, chat, text"
+    )
 EXPORTS_DIR = VAR_DIR / "exports"
+# A command that starts training runs on several processes, e.g. `accelerate launch
+# --num_processes 8` (training.engine.launch); empty: the worker trains in its own process.
+TRAINING_LAUNCHER = os.environ.get("TRAINING_LAUNCHER", "").strip()
 LOG_DIR = VAR_DIR / "log"
 
 LOGGING = {

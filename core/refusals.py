@@ -19,6 +19,7 @@ class RefusalCode(models.TextChoices):
     TASK_SKIPPED = "task_skipped", "The task was skipped"
     SLOT_TAKEN = "slot_taken", "Every slot for the item is taken"
     TASK_CHANGED = "task_changed", "The task changed since it was shown"
+    TASK_EXPIRED = "task_expired", "The task's lock ran out and it went back to the queue"
     # dataset exports (labeling.services.exports)
     EXPORT_NOT_ALLOWED = "export_not_allowed", "The export cannot do that in its state"
     # prompt imports (labeling.services.prompt_import)

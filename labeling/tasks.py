@@ -24,14 +24,16 @@ def generation_tick() -> dict:
     """Refill what is below target, then enqueue the next tick (see generation_schedule).
 
     The tick is also the worker's periodic check for exports whose worker died: the exports
-    run on another queue, so a killed export worker is noticed here.
+    run on another queue, so a killed export worker is noticed here; and where new votes
+    change how uncertain a prompt is (labeling.services.uncertainty).
     """
     delay_s = generation_schedule.TICK_AFTER_ERROR_S
     try:
         stale_exports = _dataset_exports_fail_stale()
+        votes = _votes_refresh()
         summary = generation_schedule.generation_tick_run()
         delay_s = summary["next_tick_s"]
-        return {**summary, "stale_exports_failed": stale_exports}
+        return {**summary, "stale_exports_failed": stale_exports, "votes_refreshed": votes}
     finally:
         # Even after an unexpected error, so one bad tick does not stop pre-generation.
         generation_schedule.generation_tick_schedule(delay_s=delay_s)
@@ -45,6 +47,17 @@ def _dataset_exports_fail_stale() -> int:
         return dataset_exports_fail_stale()
     except Exception:
         logger.exception("Failing stale dataset exports went wrong")
+        return 0
+
+
+def _votes_refresh() -> int:
+    """Votes into uncertainty, without letting a failure of it stop pre-generation."""
+    from labeling.services.uncertainty import uncertainty_votes_refresh_all
+
+    try:
+        return uncertainty_votes_refresh_all()
+    except Exception:
+        logger.exception("Counting votes into prompt uncertainty went wrong")
         return 0
 
 

@@ -19,6 +19,7 @@ fi
 
 say "ruff"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 say "import contracts (.importlinter)"
 .venv/bin/lint-imports
 say "makemigrations --check"

@@ -13,6 +13,7 @@ from django.conf import settings
 
 from serving.vllm.client import ServerPool
 from serving.vllm.launcher import ServerConfig, detect_cpu
+from training.engine.prompts import prompt_style_for
 
 # Generation on a busy CPU server can take minutes; a timeout that fires early only makes
 # the client retry and add load.
@@ -39,6 +40,14 @@ def send_seed() -> bool:
 @functools.cache
 def _local_server_is_cpu(python: Path) -> bool:
     return detect_cpu(python)
+
+
+def base_model_prompt_style(model_dir: str | Path | None = None) -> str:
+    """chat or text: how the base model is asked, by generation and training alike:
+    BASE_MODEL_PROMPT_STYLE when set, else read from `model_dir` (default BASE_MODEL_DIR, the
+    served model): a model without a chat template is text."""
+    model_dir = settings.BASE_MODEL_DIR if model_dir is None else model_dir
+    return prompt_style_for(settings.BASE_MODEL_PROMPT_STYLE, model_dir)
 
 
 def server_pool() -> ServerPool:

@@ -117,7 +117,13 @@ class TrainingRunStartForm(forms.Form):
         queryset=ModelVersion.objects.none(),
         required=False,
         help_text="Empty: the live version. The run continues its adapter; to start from the "
-        "base model instead, set {\"init_from_parent\": false} in the overrides.",
+        'base model instead, set {"init_from_parent": false} in the overrides.',
+    )
+    reward_version = forms.ModelChoiceField(
+        queryset=ModelVersion.objects.none(),
+        required=False,
+        help_text="RLHF only: the reward model (a reward run's version) to optimise the policy "
+        "against. Empty: the run trains one on the export first.",
     )
     overrides = forms.JSONField(
         required=False,
@@ -140,6 +146,9 @@ class TrainingRunStartForm(forms.Form):
         if methods is not None:
             self.fields["method"].choices = [(m, METHOD_LABELS[m]) for m in methods]
         self.fields["base_version"].queryset = project.model_versions.all()
+        self.fields["reward_version"].queryset = project.model_versions.filter(
+            training_run__method=TrainingRun.Method.REWARD
+        )
         self.fields["export"].queryset = DatasetExport.objects.filter(
             project=project, status=DatasetExport.Status.DONE
         )
@@ -247,6 +256,7 @@ class TrainingRunAdmin(ProjectScopedAdmin):
                     export=data["export"],
                     snapshot_dir=data["snapshot_dir"] or None,
                     base_version=data["base_version"],
+                    reward_version=data["reward_version"],
                     overrides=data["overrides"],
                     publish=data["publish"],
                     created_by=request.user,

@@ -31,7 +31,7 @@ class ProjectAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "guidelines"]}),
-        ("Tasks", {"fields": ["task_kinds", "overlap"]}),
+        ("Tasks", {"fields": ["task_kinds", "overlap", "prompt_selection"]}),
         (
             "Sampling",
             {"fields": ["completions_per_prompt", "temperature", "top_p", "max_tokens"]},

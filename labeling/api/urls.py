@@ -28,6 +28,7 @@ urlpatterns = [
         name="demonstration_submit",
     ),
     path("tasks/<uuid:token>/skip/", tasks.TaskSkipApi.as_view(), name="task_skip"),
+    path("tasks/<uuid:token>/extend/", tasks.TaskExtendApi.as_view(), name="task_extend"),
     path("me/judgements/", history.MyJudgementsApi.as_view(), name="my_judgements"),
     path("me/demonstrations/", history.MyDemonstrationsApi.as_view(), name="my_demonstrations"),
     # projects

@@ -4,9 +4,10 @@ from labeling.models.demonstration import Demonstration
 from labeling.models.document import Document
 from labeling.models.export import DatasetExport
 from labeling.models.judgement import Judgement
-from labeling.models.project import Membership, Project, Role, TaskKind
+from labeling.models.project import Membership, Project, PromptSelection, Role, TaskKind
 from labeling.models.prompt import Prompt
 from labeling.models.queue import QueueCursor, QueueItem
+from labeling.models.uncertainty import PromptUncertainty, VotesCursor
 
 __all__ = [
     "Assignment",
@@ -18,8 +19,11 @@ __all__ = [
     "Membership",
     "Project",
     "Prompt",
+    "PromptSelection",
+    "PromptUncertainty",
     "QueueCursor",
     "QueueItem",
     "Role",
     "TaskKind",
+    "VotesCursor",
 ]

@@ -21,6 +21,11 @@ class Completion(models.Model):
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    mean_logprob = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Mean log-probability of its sampled tokens (nats), when the server gave them.",
+    )
     is_synthetic = models.BooleanField(
         default=False, help_text="Canned demo text, not sampled from a model server."
     )

@@ -3,6 +3,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from training.engine.prompts import DEFAULT_TEXT_TEMPLATE  # Alpaca's layout, one home
+
 
 class TaskKind(models.TextChoices):
     WRITE = "write", "Write a demonstration"
@@ -13,19 +15,16 @@ class TaskKind(models.TextChoices):
     EDIT = "edit", "Edit a completion"
 
 
+class PromptSelection(models.TextChoices):
+    """Which prompts get completions and tasks first (labeling.selectors.selection)."""
+
+    ORDER = "order", "In order (oldest first)"
+    RANDOM = "random", "Random (a stable shuffle)"
+    UNCERTAINTY = "uncertainty", "Most uncertain first"
+
+
 def default_task_kinds() -> list[str]:
     return [kind.value for kind in TaskKind]
-
-
-# Alpaca's layout. A blank-line-separated block whose placeholder is empty is left out, so a
-# prompt without an input gets no "### Input:" heading (see labeling.exports.formats).
-DEFAULT_TEXT_TEMPLATE = (
-    "Below is an instruction that describes a task. "
-    "Write a response that appropriately completes the request.\n\n"
-    "### Instruction:\n{instruction}\n\n"
-    "### Input:\n{input}\n\n"
-    "### Response:\n{output}"
-)
 
 
 def text_template_validate(value: str) -> None:
@@ -57,6 +56,16 @@ class Project(models.Model):
     )
     max_tokens = models.PositiveIntegerField(
         default=256, validators=[MinValueValidator(1), MaxValueValidator(4096)]
+    )
+    prompt_selection = models.CharField(
+        max_length=16,
+        choices=PromptSelection.choices,
+        default=PromptSelection.ORDER,
+        help_text=(
+            "Which prompts are generated and handed out first: in order, in a stable random "
+            "order, or those the live model is least sure of (its completions' log-probability "
+            "spread, and how split the annotators' votes were) first."
+        ),
     )
     overlap = models.PositiveSmallIntegerField(
         default=1,

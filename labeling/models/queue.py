@@ -44,6 +44,20 @@ class QueueItem(models.Model):
             "past it: every annotator gets each once)."
         ),
     )
+    uncertainty = models.FloatField(
+        default=0.0,
+        db_default=0.0,  # rows written without the ORM (bench/next_task.py) get it too
+        help_text=(
+            "The prompt's uncertainty score for this version (PromptUncertainty.score), copied "
+            "when the item is made and when votes change it: the project's 'uncertainty' "
+            "prompt selection hands out the highest first."
+        ),
+    )
+    shuffle = models.FloatField(
+        default=0.0,
+        db_default=0.0,
+        help_text="A stable random rank in [0, 1) of the prompt: the 'random' prompt selection.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -60,7 +74,16 @@ class QueueItem(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["project", "kind", "taken", "id"], name="queue_item_open_idx")
+            models.Index(fields=["project", "kind", "taken", "id"], name="queue_item_open_idx"),
+            # The open-item pick in the order of the project's prompt selection
+            # (labeling.selectors.selection.queue_order).
+            models.Index(
+                fields=["project", "kind", "-taken", "-uncertainty", "id"],
+                name="queue_item_uncertain_idx",
+            ),
+            models.Index(
+                fields=["project", "kind", "-taken", "shuffle", "id"], name="queue_item_shuffle_idx"
+            ),
         ]
 
     def __str__(self) -> str:

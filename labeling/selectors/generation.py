@@ -14,6 +14,7 @@ from django.utils import timezone
 from labeling.kinds import completion_kinds
 from labeling.models import Completion, Membership, Project, Prompt, Role
 from labeling.selectors.queue import prompts_used_up
+from labeling.selectors.selection import prompts_in_selection_order
 from serving.selectors import model_servers_available, model_servers_retry_at
 from training.models import ModelVersion
 from training.selectors.versions import live_version
@@ -73,7 +74,8 @@ def prompts_needing_completions(
     version: ModelVersion | None = None,
     exclude_ids: Iterable[int] = (),
 ) -> list[Prompt]:
-    """The oldest prompts with no completion of the live version (or `version`) yet."""
+    """Prompts with no completion of the live version (or `version`) yet, first in the
+    project's prompt selection order (oldest first by default)."""
     version = version or live_version(project)
     if version is None or limit <= 0:
         return []
@@ -82,9 +84,10 @@ def prompts_needing_completions(
         Prompt.objects.filter(project=project)
         .exclude(Exists(has_completions))
         .exclude(pk__in=list(exclude_ids))
-        .order_by("created_at", "pk")
     )
-    return list(prompts[:limit])
+    return prompts_in_selection_order(
+        project=project, candidates=prompts, version=version, limit=limit
+    )
 
 
 def generation_status(project: Project) -> dict:

@@ -13,6 +13,6 @@ def projects_for(*, user: AbstractUser) -> QuerySet[Project]:
         role = Subquery(
             Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
         )
-    return projects.annotate(
-        prompt_count=Count("prompts", distinct=True), my_role=role
-    ).order_by("name")
+    return projects.annotate(prompt_count=Count("prompts", distinct=True), my_role=role).order_by(
+        "name"
+    )

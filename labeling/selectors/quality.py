@@ -70,7 +70,8 @@ class Agreement:
     weeks: list[WeekAgreement] = field(default_factory=list)
 
 
-def _judgement_rows(judgements: QuerySet[Judgement]) -> list[JudgementRow]:
+def judgement_rows(judgements: QuerySet[Judgement]) -> list[JudgementRow]:
+    """The fields agreement reads, one row per judgement (also labeling.services.uncertainty)."""
     fields = (
         "annotator_id", "prompt_id", "kind", "ranking", "choice",
         "left_completion_id", "right_completion_id", "ratings", "created_at",
@@ -87,7 +88,7 @@ def _judged(project: Project, since: datetime | None = None) -> QuerySet[Judgeme
 
 def agreement_for(project: Project, *, since: datetime | None = None) -> Agreement:
     """Agreement over the project's prompts that several annotators judged."""
-    rows = _judgement_rows(_judged(project, since))
+    rows = judgement_rows(_judged(project, since))
     annotators_of: dict[int, set[int]] = defaultdict(set)
     for row in rows:
         annotators_of[row.prompt_id].add(row.annotator_id)
@@ -117,7 +118,7 @@ def agreement_alphas_for(project: Project) -> dict[str, dict]:
         .filter(annotators__gte=2)
         .values("prompt_id")
     )
-    rows = _judgement_rows(_judged(project).filter(prompt_id__in=overlapping))
+    rows = judgement_rows(_judged(project).filter(prompt_id__in=overlapping))
     alphas = {
         "ranking": krippendorff_alpha(ranking_values(rows)),
         "likert": krippendorff_alpha(likert_values(rows)),
@@ -193,7 +194,7 @@ def gold_accuracy_for(project: Project, *, annotator=None) -> list[GoldAccuracy]
     if annotator is not None:
         judgements = judgements.filter(annotator=annotator)
     tally: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for row in _judgement_rows(judgements.order_by("pk")):
+    for row in judgement_rows(judgements.order_by("pk")):
         verdict = verdicts.get(row.prompt_id)
         correct = gold_correct(verdict, row) if isinstance(verdict, dict) else None
         if correct is not None:
@@ -347,6 +348,7 @@ class Dashboard:
     judgements_24h: int
     per_hour_chart: object  # labeling.quality.charts.BarChart
     queue_depth: dict[str, int]
+    queue_head: list  # labeling.selectors.selection.QueuedPrompt, in the selection's order
     generation: dict
     servers: list
     training_runs: list
@@ -365,6 +367,7 @@ def dashboard_for(project: Project, *, now: datetime | None = None) -> Dashboard
     from labeling.quality.charts import bar_chart, line_points, polyline
     from labeling.selectors.generation import generation_status
     from labeling.selectors.head_to_head import version_head_to_head
+    from labeling.selectors.selection import queue_head
 
     per_hour = judgements_per_hour(project, now=now)
     agreement = agreement_for(project)
@@ -377,6 +380,7 @@ def dashboard_for(project: Project, *, now: datetime | None = None) -> Dashboard
         judgements_24h=sum(count for _, count in per_hour),
         per_hour_chart=bar_chart([(f"{hour:%H}:00", count) for hour, count in per_hour]),
         queue_depth=queue_depth(project),
+        queue_head=queue_head(project),
         generation=generation_status(project),
         servers=list(ModelServer.objects.all()[:20]),
         training_runs=list(

@@ -24,6 +24,7 @@ from labeling.models import (
     QueueItem,
     TaskKind,
 )
+from labeling.selectors.selection import queue_order
 from serving.selectors import model_servers_available
 from training.models import ModelVersion
 from training.selectors.versions import live_version
@@ -117,7 +118,8 @@ def open_items(
 ) -> QuerySet[QueueItem]:
     """Queue items of `kind` with a free slot that this annotator was never assigned.
 
-    Items nearest to their overlap come first, so prompts get complete before new ones open.
+    Items nearest to their overlap come first, so prompts get complete before new ones open;
+    then the project's prompt selection orders them (labeling.selectors.selection).
     """
     items = QueueItem.objects.filter(
         project=project, kind=kind, model_version=version, taken__lt=project.overlap
@@ -126,7 +128,7 @@ def open_items(
         items = items.filter(
             ~Exists(Demonstration.objects.filter(prompt=OuterRef("prompt"), author=annotator))
         )
-    return items.order_by("-taken", "pk")
+    return items.order_by(*queue_order(project))
 
 
 def gold_prompts_scoring(

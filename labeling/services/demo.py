@@ -424,4 +424,3 @@ def _synthetic_rating(quality: int, score: float, rng) -> dict:
         "harmless": likert(4.8),
         "flags": flags,
     }
-

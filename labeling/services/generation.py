@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from django.db import transaction
 
 from labeling.models import Completion, Project, Prompt
+from labeling.quality.uncertainty import mean_logprob
 from labeling.selectors.generation import (
     buffer_target,
     buffered_prompt_count,
@@ -22,7 +23,8 @@ from labeling.selectors.generation import (
     uses_completions,
 )
 from labeling.selectors.head_to_head import in_compare_share
-from serving.config import send_seed, server_pool, server_urls
+from labeling.services.uncertainty import uncertainty_of_completions
+from serving.config import base_model_prompt_style, send_seed, server_pool, server_urls
 from serving.models import ModelServer
 from serving.selectors import model_servers_available, model_servers_retry_at
 from serving.services import model_server_record_failure, model_server_record_ok
@@ -33,7 +35,7 @@ from serving.vllm.concurrent_chat import (
     chat_concurrently,
     choice_completion_tokens,
 )
-from training.engine.prompts import prompt_messages
+from training.engine.prompts import TextTemplate, prompt_request
 from training.models import ModelVersion
 from training.selectors.versions import comparison_in_use, live_version
 
@@ -41,8 +43,9 @@ logger = logging.getLogger(__name__)
 
 # Prompts per refill: with n=4 that is 64 sequences in flight, where batching on a CPU pays.
 MAX_PROMPTS_PER_REFILL = 16
-# Ask for the sampled tokens' logprobs only to count each choice's tokens exactly: vLLM's
-# usage gives one total for all n choices of a request.
+# Ask for the sampled tokens' logprobs: they count each choice's tokens exactly (vLLM's usage
+# gives one total for all n choices of a request), and their spread over the n choices is the
+# prompt's uncertainty (labeling.quality.uncertainty).
 EXACT_TOKEN_COUNTS = True
 
 # Prompts the server refused (HTTP 400, e.g. too long for the model), per version id: kept out
@@ -85,8 +88,10 @@ def completion_jobs(
     compare: ModelVersion | None = None,
     compare_share: float = 0.0,
 ) -> list[ChatJob]:
-    """One request of n completions per prompt and version."""
+    """One request of n completions per prompt and version: chat messages, or for a base
+    model without a chat template the project's text template (prompts.prompt_request)."""
     sampling = project_sampling(project)
+    style, template = base_model_prompt_style(), TextTemplate(project.text_template)
     versions_for = {prompt.pk: [live] for prompt in prompts}
     if compare is not None and compare_share > 0:
         already = set(
@@ -99,15 +104,18 @@ def completion_jobs(
                 versions_for[prompt.pk].append(compare)
     jobs = []
     for prompt in prompts:
-        messages = prompt_messages(prompt.instruction, prompt.input)
+        request = prompt_request(
+            style, template, instruction=prompt.instruction, input=prompt.input
+        )
         for version in versions_for[prompt.pk]:
-            seeded = Sampling(**{**asdict(sampling), "seed": secrets.randbelow(2**31)})
+            seed = secrets.randbelow(2**31) if send_seed() else None
             jobs.append(
                 ChatJob(
                     key=(prompt, version),
                     model=version.served_name,
-                    messages=messages,
-                    sampling=seeded if send_seed() else sampling,
+                    messages=request.messages,
+                    prompt_text=request.prompt_text,
+                    sampling=Sampling(**{**asdict(sampling), "seed": seed, "stop": request.stop}),
                 )
             )
     return jobs
@@ -117,7 +125,8 @@ def completion_jobs(
 def completions_store(
     *, prompt: Prompt, version: ModelVersion, sampling: Sampling, result: ChatResult
 ) -> int:
-    """Write one request's completions; 0 if this prompt already has some of this version."""
+    """Write one request's completions, and how much their log-probabilities spread (the
+    prompt's uncertainty); 0 if this prompt already has some of this version."""
     # Locking the prompt row makes a second worker with the same prompt wait, then skip.
     Prompt.objects.select_for_update().filter(pk=prompt.pk).first()
     if Completion.objects.filter(prompt=prompt, model_version=version).exists():
@@ -141,10 +150,16 @@ def completions_store(
             prompt_tokens=result.prompt_tokens,  # the request's prompt, shared by its choices
             completion_tokens=choice_completion_tokens(result, choice),
             latency_ms=result.latency_ms,  # the whole request's, shared by its choices
+            mean_logprob=mean_logprob(choice.logprobs),
         )
         for choice in result.choices
     ]
     Completion.objects.bulk_create(completions)
+    uncertainty_of_completions(
+        prompt_id=prompt.pk,
+        version_id=version.pk,
+        mean_logprobs=[completion.mean_logprob for completion in completions],
+    )
     return len(completions)
 
 
@@ -180,7 +195,7 @@ def completions_refill(
         if not model_servers_available(urls=urls) and not model_servers_probe(pool=pool):
             report.server_down = True  # still down at its retry time: send nothing
             return report
-        outcomes = chat_concurrently(pool.chat, jobs)
+        outcomes = chat_concurrently(pool, jobs)
         report.requests = len(jobs)
         _servers_record(pool=pool, urls=urls, outcomes=outcomes, report=report)
     finally:

@@ -51,10 +51,14 @@ def review(request: HttpRequest, slug: str) -> HttpResponse:
         current = pending.filter(pk=form.cleaned_data["demonstration"]).first()
     else:
         current = pending.first()
-        form = form if form.is_bound else ReviewForm(
-            initial={"demonstration": current.pk, "corrected_output": current.output}
-            if current
-            else None
+        form = (
+            form
+            if form.is_bound
+            else ReviewForm(
+                initial={"demonstration": current.pk, "corrected_output": current.output}
+                if current
+                else None
+            )
         )
     context = {"project": project, "current": current, "form": form, "left": pending.count()}
     return render(request, "labeling/review.html", context)

@@ -10,7 +10,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,6 +30,7 @@ from labeling.selectors.queue import (
 )
 from labeling.services.queue import (
     SubmissionRefused,
+    assignment_extend,
     demonstration_submit,
     judgement_submit,
     task_next,
@@ -106,6 +107,22 @@ def workspace_skip(request: HttpRequest, slug: str) -> HttpResponse:
     except SubmissionRefused as refusal:
         return _refused(request, project, None, [refusal.message])
     return _next(request, project)
+
+
+@workspace_login_required
+@require_POST
+def workspace_extend(request: HttpRequest, slug: str) -> JsonResponse:
+    """Hold the task longer: the page posts this (throttled) while the annotator works on it.
+    Answers the new lock as JSON, or the refusal's message and code."""
+    project_for(user=request.user, slug=slug)
+    try:
+        assignment = assignment_extend(token=request.POST.get("token", ""), annotator=request.user)
+    except SubmissionRefused as refusal:
+        body = {"detail": str(refusal.message), "code": str(refusal.code)}
+        return JsonResponse(body, status=refusal.http_status)
+    return JsonResponse(
+        {"expires_at": assignment.expires_at.isoformat(), "now": timezone.now().isoformat()}
+    )
 
 
 def _next(request: HttpRequest, project: Project) -> HttpResponse:

@@ -10,6 +10,7 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,11 +39,19 @@ class BadRequest(ServingError):
 
 
 class PoolError(ServingError):
-    """An operation meant for every server failed on some; `failures` maps url to error."""
+    """An operation meant for every server failed on some; `failures` maps url to error.
+    After a failed adapter load, `unloaded` lists the servers it was unloaded from again."""
 
-    def __init__(self, message: str, *, failures: dict[str, ServingError]):
+    def __init__(
+        self,
+        message: str,
+        *,
+        failures: dict[str, ServingError],
+        unloaded: tuple[str, ...] = (),
+    ):
         super().__init__(message)
         self.failures = failures
+        self.unloaded = unloaded
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,17 @@ class VLLMClient:
         latency_ms = round((time.monotonic() - started) * 1000)
         return parse_chat_response(response.json(), latency_ms=latency_ms, seed=seed)
 
+    def complete(self, *, model: str, prompt: str, sampling: Sampling) -> ChatResult:
+        """A plain-text completion (/v1/completions) of `prompt`: for base models without a
+        chat template. The result has the same shape as a chat's."""
+        body, seed = completion_request_body(
+            model=model, prompt=prompt, sampling=sampling, send_seed=self.send_seed
+        )
+        started = time.monotonic()
+        response = self._request("POST", "/v1/completions", json=body)
+        latency_ms = round((time.monotonic() - started) * 1000)
+        return parse_completion_response(response.json(), latency_ms=latency_ms, seed=seed)
+
     def models(self) -> list[ModelInfo]:
         data = self._request("GET", "/v1/models").json().get("data", [])
         return [ModelInfo(id=item["id"], parent=item.get("parent")) for item in data]
@@ -130,8 +150,9 @@ class VLLMClient:
         except (httpx.HTTPError, OSError):
             return False
 
-    def load_adapter(self, *, name: str, path: str) -> None:
-        """Load a LoRA adapter under `name`; a name already loaded counts as success."""
+    def load_adapter(self, *, name: str, path: str) -> bool:
+        """Load a LoRA adapter under `name`; a name already loaded counts as success.
+        True when this call loaded it, False when it was loaded already."""
         try:
             self._request(
                 "POST", "/v1/load_lora_adapter", json={"lora_name": name, "lora_path": str(path)}
@@ -139,6 +160,8 @@ class VLLMClient:
         except BadRequest as exc:
             if "already been loaded" not in str(exc):
                 raise
+            return False
+        return True
 
     def unload_adapter(self, *, name: str) -> None:
         """Unload the adapter `name`; one that is not loaded (404) counts as success."""
@@ -186,9 +209,24 @@ def chat_request_body(
     *, model: str, messages: list[dict], sampling: Sampling, send_seed: bool
 ) -> tuple[dict, int | None]:
     """The JSON body of a chat completion request, and the seed it carries (or None)."""
+    body, seed = _sampling_body(sampling, send_seed=send_seed)
+    if sampling.logprobs:
+        body["logprobs"] = True
+    return {"model": model, "messages": messages, **body}, seed
+
+
+def completion_request_body(
+    *, model: str, prompt: str, sampling: Sampling, send_seed: bool
+) -> tuple[dict, int | None]:
+    """The JSON body of a /v1/completions request, and the seed it carries (or None)."""
+    body, seed = _sampling_body(sampling, send_seed=send_seed)
+    if sampling.logprobs:
+        body["logprobs"] = 0  # the sampled token's logprob, no alternatives
+    return {"model": model, "prompt": prompt, **body}, seed
+
+
+def _sampling_body(sampling: Sampling, *, send_seed: bool) -> tuple[dict, int | None]:
     body: dict[str, Any] = {
-        "model": model,
-        "messages": messages,
         "n": sampling.n,
         "temperature": sampling.temperature,
         "top_p": sampling.top_p,
@@ -199,13 +237,10 @@ def chat_request_body(
         body["seed"] = seed
     if sampling.stop:
         body["stop"] = list(sampling.stop)
-    if sampling.logprobs:
-        body["logprobs"] = True
     return body, seed
 
 
 def parse_chat_response(data: dict, *, latency_ms: int, seed: int | None) -> ChatResult:
-    usage = data.get("usage") or {}
     choices = [
         Choice(
             index=item["index"],
@@ -215,6 +250,26 @@ def parse_chat_response(data: dict, *, latency_ms: int, seed: int | None) -> Cha
         )
         for item in sorted(data.get("choices", []), key=lambda item: item["index"])
     ]
+    return _result(data, choices, latency_ms=latency_ms, seed=seed)
+
+
+def parse_completion_response(data: dict, *, latency_ms: int, seed: int | None) -> ChatResult:
+    """A /v1/completions answer: each choice's `text`, and its logprobs as `tokens` and
+    `token_logprobs` lists (a chat's come as `content` entries)."""
+    choices = [
+        Choice(
+            index=item["index"],
+            text=item.get("text") or "",
+            finish_reason=item.get("finish_reason") or "",
+            logprobs=_completion_token_logprobs(item.get("logprobs")),
+        )
+        for item in sorted(data.get("choices", []), key=lambda item: item["index"])
+    ]
+    return _result(data, choices, latency_ms=latency_ms, seed=seed)
+
+
+def _result(data: dict, choices: list[Choice], *, latency_ms: int, seed: int | None) -> ChatResult:
+    usage = data.get("usage") or {}
     return ChatResult(
         model=data.get("model", ""),
         choices=choices,
@@ -230,6 +285,16 @@ def _token_logprobs(logprobs: dict | None) -> list | None:
     if not logprobs or logprobs.get("content") is None:
         return None
     return [{"token": item["token"], "logprob": item["logprob"]} for item in logprobs["content"]]
+
+
+def _completion_token_logprobs(logprobs: dict | None) -> list | None:
+    if not logprobs or logprobs.get("tokens") is None:
+        return None
+    values = logprobs.get("token_logprobs") or [None] * len(logprobs["tokens"])
+    return [
+        {"token": token, "logprob": value}
+        for token, value in zip(logprobs["tokens"], values, strict=True)
+    ]
 
 
 def error_message(response: httpx.Response) -> str:
@@ -249,7 +314,8 @@ def error_message(response: httpx.Response) -> str:
 
 
 class ServerPool:
-    """Every configured server: chat goes round-robin with failover, adapters go to all."""
+    """Every configured server: chat and completions go round-robin with failover, adapters
+    go to all."""
 
     clients: list[VLLMClient]
 
@@ -261,13 +327,24 @@ class ServerPool:
         self._lock = threading.Lock()
 
     def chat(self, *, model: str, messages: list[dict], sampling: Sampling) -> ChatResult:
+        return self._next_answering(
+            lambda client: client.chat(model=model, messages=messages, sampling=sampling)
+        )
+
+    def complete(self, *, model: str, prompt: str, sampling: Sampling) -> ChatResult:
+        return self._next_answering(
+            lambda client: client.complete(model=model, prompt=prompt, sampling=sampling)
+        )
+
+    def _next_answering(self, send: Callable[[VLLMClient], ChatResult]) -> ChatResult:
+        """`send` to the next server in turn, then to the others while they are unavailable."""
         with self._lock:
             start = next(self._turn) % len(self.clients)
         errors: list[ServerUnavailable] = []
         for offset in range(len(self.clients)):
             client = self.clients[(start + offset) % len(self.clients)]
             try:
-                return client.chat(model=model, messages=messages, sampling=sampling)
+                return send(client)
             except ServerUnavailable as exc:
                 log.warning("%s unavailable, trying the next server: %s", client.base_url, exc)
                 errors.append(exc)
@@ -276,10 +353,24 @@ class ServerPool:
         )
 
     def load_adapter(self, *, name: str, path: str) -> None:
-        self._on_every_server(f"load adapter {name!r}", "load_adapter", name=name, path=path)
+        """Load on every server or on none: where some fail, the servers this call loaded it
+        on unload it again (best effort, logged), and PoolError names the ones that failed."""
+        loaded, failures = self._on_every_server("load_adapter", name=name, path=path)
+        if not failures:
+            return
+        fresh = [url for url, newly in loaded.items() if newly]  # not one it was serving already
+        unloaded, stuck = self._unload_from(fresh, name=name)
+        note = f" It was unloaded again from {', '.join(unloaded)}." if unloaded else ""
+        if stuck:
+            note += f" Unloading it again failed on {', '.join(stuck)}."
+        raise self._pool_error(
+            f"load adapter {name!r}", failures, note=note, unloaded=tuple(unloaded)
+        )
 
     def unload_adapter(self, *, name: str) -> None:
-        self._on_every_server(f"unload adapter {name!r}", "unload_adapter", name=name)
+        _, failures = self._on_every_server("unload_adapter", name=name)
+        if failures:
+            raise self._pool_error(f"unload adapter {name!r}", failures)
 
     def health(self) -> dict[str, bool]:
         return {client.base_url: client.health() for client in self.clients}
@@ -288,16 +379,43 @@ class ServerPool:
         for client in self.clients:
             client.close()
 
-    def _on_every_server(self, what: str, method: str, **kwargs: Any) -> None:
+    def _on_every_server(
+        self, method: str, **kwargs: Any
+    ) -> tuple[dict[str, Any], dict[str, ServingError]]:
+        """Call `method` on each server: ({url: its result}, {url: its error})."""
+        results: dict[str, Any] = {}
         failures: dict[str, ServingError] = {}
         for client in self.clients:
             try:
-                getattr(client, method)(**kwargs)
+                results[client.base_url] = getattr(client, method)(**kwargs)
             except ServingError as exc:
                 failures[client.base_url] = exc
-        if failures:
-            listed = "; ".join(f"{url}: {error}" for url, error in failures.items())
-            raise PoolError(
-                f"Could not {what} on {len(failures)} of {len(self.clients)} servers: {listed}",
-                failures=failures,
-            )
+        return results, failures
+
+    def _unload_from(self, urls: list[str], *, name: str) -> tuple[list[str], list[str]]:
+        """Unload `name` from the servers at `urls`: (those that did, those that failed)."""
+        unloaded, stuck = [], []
+        for client in self.clients:
+            if client.base_url not in urls:
+                continue
+            try:
+                client.unload_adapter(name=name)
+                unloaded.append(client.base_url)
+            except ServingError as exc:
+                log.warning("could not unload %r from %s again: %s", name, client.base_url, exc)
+                stuck.append(client.base_url)
+        return unloaded, stuck
+
+    def _pool_error(
+        self,
+        what: str,
+        failures: dict[str, ServingError],
+        *,
+        note: str = "",
+        unloaded: tuple[str, ...] = (),
+    ) -> PoolError:
+        listed = "; ".join(f"{url}: {error}" for url, error in failures.items())
+        message = f"Could not {what} on {len(failures)} of {len(self.clients)} servers: {listed}"
+        if note:
+            message = f"{message.rstrip('.')}.{note}"
+        return PoolError(message, failures=failures, unloaded=unloaded)

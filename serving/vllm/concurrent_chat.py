@@ -1,4 +1,5 @@
-"""Many chat requests in flight at once (Django-free).
+"""Many generation requests in flight at once (Django-free): chat requests, and plain-text
+completions for base models without a chat template.
 
 vLLM batches the sequences of concurrent requests together; on a CPU the throughput grows
 with the number of sequences in flight, so pre-generation sends its requests side by side
@@ -6,21 +7,44 @@ instead of one after another (see bench/generation.py for the figures).
 """
 
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from serving.vllm.client import ChatResult, Choice, Sampling, ServerUnavailable
 
 MAX_IN_FLIGHT = 16
 
 
-@dataclass(frozen=True)
+class GenerationServer(Protocol):
+    """What answers the jobs: a VLLMClient, or a ServerPool over several."""
+
+    def chat(self, *, model: str, messages: list[dict], sampling: Sampling) -> ChatResult: ...
+
+    def complete(self, *, model: str, prompt: str, sampling: Sampling) -> ChatResult: ...
+
+
+@dataclass(frozen=True, kw_only=True)
 class ChatJob:
+    """One request: chat `messages`, or the `prompt_text` a base model continues."""
+
     key: Hashable  # the caller's handle, e.g. (prompt id, model version id)
     model: str
-    messages: list[dict]
     sampling: Sampling
+    messages: list[dict] | None = None
+    prompt_text: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.messages is None) == (self.prompt_text is None):
+            raise ValueError("a ChatJob takes either messages or prompt_text")
+
+    def send(self, server: GenerationServer) -> ChatResult:
+        if self.prompt_text is not None:
+            return server.complete(
+                model=self.model, prompt=self.prompt_text, sampling=self.sampling
+            )
+        return server.chat(model=self.model, messages=self.messages, sampling=self.sampling)
 
 
 @dataclass(frozen=True)
@@ -31,9 +55,10 @@ class ChatOutcome:
 
 
 def chat_concurrently(
-    chat: Callable[..., ChatResult], jobs: Sequence[ChatJob], *, max_in_flight: int = MAX_IN_FLIGHT
+    server: GenerationServer, jobs: Sequence[ChatJob], *, max_in_flight: int = MAX_IN_FLIGHT
 ) -> list[ChatOutcome]:
-    """Run `chat(model=, messages=, sampling=)` for every job, up to `max_in_flight` at once.
+    """Send every job to `server` (its chat or its plain completion), up to `max_in_flight` at
+    once.
 
     Never raises for a failed request: each outcome carries its result or its error, in the
     order of `jobs`. Once a request finds no server, jobs not yet started are not sent.
@@ -44,9 +69,7 @@ def chat_concurrently(
         if no_server.is_set():
             return ChatOutcome(job=job, error=ServerUnavailable("not sent: no server answered"))
         try:
-            return ChatOutcome(
-                job=job, result=chat(model=job.model, messages=job.messages, sampling=job.sampling)
-            )
+            return ChatOutcome(job=job, result=job.send(server))
         except ServerUnavailable as error:
             no_server.set()
             return ChatOutcome(job=job, error=error)

@@ -26,7 +26,7 @@ from serving.vllm.client import VLLMClient
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServerStartError(RuntimeError):

@@ -44,6 +44,7 @@
     const spent = $("[data-time-spent]", task);
     shownAt = performance.now() - (Number(spent?.value) || 0);
     reasonUpdate();
+    lockAppeared(task);
     handlerOf(task.dataset.kind).appeared?.(task);
     focusFirst(task);
     task.dataset.ready = "true"; // the keyboard is live (browser tests wait for this)
@@ -311,6 +312,10 @@
       if (guidelines) guidelines.open = !guidelines.open;
       return;
     }
+    if (key === "m") {
+      $("[data-text-view-toggle]")?.click(); // rendered or raw texts (static/js/text_view.js)
+      return;
+    }
     if (!form || event.target.closest?.("[data-skip]")) return;
     if (key === "s") {
       event.preventDefault();
@@ -472,6 +477,95 @@
     }
     joinMark(null);
     card.focus();
+  });
+
+  // --- the task's lock: time left, a warning near its end, held longer while worked on ---
+  // [data-lock] says when the lock runs out, counted on the server's clock (data-now), so a
+  // local clock that is off does not matter. Working on the task (a key, typing, a click in
+  // it) asks the server to hold it longer: at most once a minute, sooner once it runs short.
+
+  const LOCK_SHORT_MS = 2 * 60 * 1000;
+  const EXTEND_EVERY_MS = 60 * 1000;
+  const EXTEND_RETRY_MS = 5 * 1000; // the least time between two requests
+  let clockSkew = 0; // the server's clock minus this one's
+  let lastExtend = 0; // when the lock was last set (or read, as the task appeared)
+  let lastTry = -Infinity;
+  let extending = false;
+
+  const lockOf = () => $("#task [data-lock]");
+  const lockLeft = (lock) => Date.parse(lock.dataset.expiresAt) - (Date.now() + clockSkew);
+
+  function lockAppeared(task) {
+    const lock = $("[data-lock]", task);
+    if (!lock) return;
+    const serverNow = Date.parse(lock.dataset.now);
+    clockSkew = Number.isNaN(serverNow) ? 0 : serverNow - Date.now();
+    lastExtend = performance.now(); // the lock was just set or read: no need to ask yet
+    lastTry = -Infinity;
+    lockShow();
+  }
+
+  function lockShow() {
+    const lock = lockOf();
+    if (!lock) return;
+    const left = lockLeft(lock);
+    if (Number.isNaN(left)) return;
+    let text = lock.dataset.minutesLeft.replace("{n}", String(Math.floor(left / 60000)));
+    if (left <= 0) text = lock.dataset.timeUp;
+    else if (left < 60000) text = lock.dataset.underAMinute;
+    if (lock.textContent !== text) lock.textContent = text;
+    const short = left < LOCK_SHORT_MS;
+    lock.classList.toggle("is-short", short);
+    const warning = $("#task [data-lock-warning]");
+    const wanted = short ? lock.dataset.warning : "";
+    if (warning && !lock.dataset.refused && warning.textContent !== wanted) {
+      warning.textContent = wanted;
+    }
+  }
+
+  function lockExtend() {
+    const lock = lockOf();
+    if (!lock || extending || lock.dataset.refused) return;
+    const now = performance.now();
+    if (now - lastTry < EXTEND_RETRY_MS) return;
+    if (lockLeft(lock) >= LOCK_SHORT_MS && now - lastExtend < EXTEND_EVERY_MS) return;
+    lastTry = now;
+    extending = true;
+    const body = new FormData();
+    body.set("token", lock.dataset.token);
+    const csrf = $("input[name=csrfmiddlewaretoken]", taskForm() || document)?.value || "";
+    fetch(lock.dataset.extendUrl, {
+      method: "POST",
+      body,
+      headers: { "X-CSRFToken": csrf },
+      credentials: "same-origin",
+    })
+      .then(async (response) => {
+        const answer = await response.json().catch(() => null);
+        if (lock !== lockOf() || !answer) return; // another task since, or no JSON (logged out)
+        if (response.ok) {
+          lastExtend = performance.now();
+          lock.dataset.expiresAt = answer.expires_at;
+          const serverNow = Date.parse(answer.now);
+          if (!Number.isNaN(serverNow)) clockSkew = serverNow - Date.now();
+        } else if (answer.detail) {
+          lock.dataset.refused = answer.code || "refused"; // say why, and stop asking
+          const warning = $("#task [data-lock-warning]");
+          if (warning) warning.textContent = answer.detail;
+        }
+        lockShow();
+      })
+      .catch(() => {}) // no answer: the next key after the wait tries again
+      .finally(() => {
+        extending = false;
+      });
+  }
+
+  setInterval(lockShow, 1000);
+  document.addEventListener("keydown", lockExtend, true);
+  document.addEventListener("input", lockExtend, true);
+  document.addEventListener("pointerdown", (event) => {
+    if (event.target.closest?.("#task")) lockExtend();
   });
 
   // --- start -----------------------------------------------------------------------------

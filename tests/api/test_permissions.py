@@ -24,6 +24,7 @@ ENDPOINTS = [
         {"output": "x", "time_spent_ms": 1},
     ),
     ("task_skip", "post", lambda w: reverse("api:task_skip", args=[w.task.token]), {}),
+    ("task_extend", "post", lambda w: reverse("api:task_extend", args=[w.task.token]), {}),
     ("project", "get", lambda w: reverse("api:project", args=[w.project.slug]), None),
     (
         "project_patch",
@@ -108,7 +109,7 @@ ADMIN_ONLY = {
     "model_version_publish",
     "model_version_rollback",
 }
-TASK_TOKEN = {"judgement_submit", "demonstration_submit", "task_skip"}
+TASK_TOKEN = {"judgement_submit", "demonstration_submit", "task_skip", "task_extend"}
 
 
 def _call(client, method, url, body):

@@ -196,7 +196,7 @@ def test_compare_with_the_keyboard(page, live_server, screenshot):
     user = _login(page, live_server, project)
     assignment = _active(user)
     left = Completion.objects.get(pk=assignment.left_completion_id)
-    expect(page.locator('[data-side="a"] .completion-text')).to_have_text(left.text)
+    expect(page.locator('[data-side="a"] .completion-text .rich-rendered')).to_have_text(left.text)
     page.keyboard.press("b")
     expect(page.locator("input[name=choice][value=b]")).to_be_checked()
     screenshot(page, "compare")

@@ -1,4 +1,6 @@
+import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +54,16 @@ def test_a_directory_it_did_not_make_is_left_alone(tmp_path):
     with pytest.raises(PrepareError, match="was not made by this command"):
         prepare(out, cache_dir=tmp_path / "cache")
     assert (out / "config.json").read_text() == "{}"
+
+
+def test_the_library_defaults_point_into_the_checkout():
+    """The cache, the log and the vLLM virtualenv default to the repository's own var/ and
+    .venv-vllm, not to directories under the serving package."""
+    from serving.vllm import bundled_model, launcher
+
+    root = Path(__file__).resolve().parents[2]
+    assert (bundled_model.REPO_ROOT / "pyproject.toml").is_file()
+    assert bundled_model.default_cache_dir().is_relative_to(root / "var") or "VAR_DIR" in os.environ
+    assert launcher.ServerConfig.__dataclass_fields__["python"].default == (
+        root / ".venv-vllm" / "bin" / "python"
+    )

@@ -168,14 +168,29 @@ def test_pool_with_no_live_server_is_unavailable():
     assert list(pool.health().values()) == [False]
 
 
-def test_pool_loads_adapters_on_every_server_and_names_the_ones_that_failed():
+def test_pool_loads_adapters_on_every_server_or_unloads_them_again_naming_the_failed():
     dead = f"http://127.0.0.1:{free_port()}"
     with scripted((200, {})) as live:
         pool = ServerPool([live.url, dead], retries=0)
         with pytest.raises(PoolError) as caught:
             pool.load_adapter(name="proj-v1", path="/adapters/proj-v1")
-    assert dead in str(caught.value) and live.url not in str(caught.value)
-    assert list(caught.value.failures) == [dead]
+    message = str(caught.value)
+    assert message.startswith(f"Could not load adapter 'proj-v1' on 1 of 2 servers: {dead}: ")
+    assert message.endswith(f". It was unloaded again from {live.url}.")
+    assert list(caught.value.failures) == [dead] and caught.value.unloaded == (live.url,)
     assert live.requests == [
-        ("/v1/load_lora_adapter", {"lora_name": "proj-v1", "lora_path": "/adapters/proj-v1"})
+        ("/v1/load_lora_adapter", {"lora_name": "proj-v1", "lora_path": "/adapters/proj-v1"}),
+        ("/v1/unload_lora_adapter", {"lora_name": "proj-v1"}),
     ]
+
+
+def test_a_failed_pool_load_leaves_the_adapter_where_it_was_loaded_before():
+    """A server already serving the adapter (a retired version still compared with) keeps it."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    already = (400, {"error": {"message": "The lora adapter 'proj-v1' has already been loaded."}})
+    with scripted(already) as serving:
+        pool = ServerPool([serving.url, dead], retries=0)
+        with pytest.raises(PoolError) as caught:
+            pool.load_adapter(name="proj-v1", path="/adapters/proj-v1")
+    assert caught.value.unloaded == () and "unloaded again" not in str(caught.value)
+    assert serving.paths == ["/v1/load_lora_adapter"]

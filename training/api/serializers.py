@@ -9,6 +9,12 @@ class TrainingRunIn(serializers.Serializer):
     base_version = serializers.IntegerField(
         required=False, min_value=0, help_text="Version number; the live version if left out."
     )
+    reward_version = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="RLHF only: the version number of the reward model to optimise against; "
+        "left out, the run trains one on the export first.",
+    )
     overrides = serializers.DictField(required=False, default=dict)
     publish = serializers.ChoiceField(
         choices=TrainingRun.Publish.choices,

@@ -40,11 +40,17 @@ class TrainingRunListApi(ListAPIView):
             base_version = project.model_versions.filter(number=fields["base_version"]).first()
             if base_version is None:
                 raise ValidationError({"base_version": ["No such version in this project."]})
+        reward_version = None
+        if "reward_version" in fields:
+            reward_version = project.model_versions.filter(number=fields["reward_version"]).first()
+            if reward_version is None:
+                raise ValidationError({"reward_version": ["No such version in this project."]})
         run = training_run_create(
             project=project,
             method=fields["method"],
             export=export,
             base_version=base_version,
+            reward_version=reward_version,
             overrides=fields["overrides"],
             publish=fields["publish"],
             created_by=request.user,

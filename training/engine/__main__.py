@@ -1,9 +1,11 @@
 """python -m training.engine METHOD --data DIR --out DIR [--config FILE] [--base-model DIR]
-[--set key=value ...]
+[--set key=value ...] [--events FILE] [--stop-file FILE]
 
 Prints one progress line per logged step and, last, a JSON summary on stdout. A bad
 configuration or snapshot exits with status 2 and the reason; Ctrl-C stops at the next step
-boundary (status 130) without publishing anything.
+boundary (status 130) without publishing anything. Under `accelerate launch` or torchrun only
+the main process prints, evaluates and publishes; `--events` and `--stop-file` are how
+training.engine.launch follows and cancels such a run.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import signal
 import sys
 import threading
 
+from training.engine import launch
 from training.engine.config import ConfigError, load_config, validate
+from training.engine.launch import EventLog
 from training.engine.schema import METHODS
 
 EXIT_CONFIG = 2
@@ -51,6 +55,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="override one setting, e.g. --set dpo.beta=0.2 (repeatable)",
     )
+    parser.add_argument(
+        "--events",
+        metavar="FILE",
+        help="append each progress event, then the result or the error, to FILE as JSON lines",
+    )
+    parser.add_argument(
+        "--stop-file", metavar="FILE", help="stop at the next step boundary once FILE exists"
+    )
     return parser.parse_args(argv)
 
 
@@ -68,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    events = EventLog(args.events)
     overrides = [*args.overrides, f"output_dir={args.out}"]
     if args.base_model:
         overrides.append(f"base_model={args.base_model}")
@@ -76,29 +89,43 @@ def main(argv: list[str] | None = None) -> int:
         validate(config)  # settings alone, before the heavy imports; the data is checked later
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        events.error(launch.CONFIG, str(exc))
         return EXIT_CONFIG
 
     import datasets
 
-    from training.engine import train
+    from training.engine import ranks, train
     from training.engine.progress import Cancelled
 
     datasets.disable_progress_bars()
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop_file = launch.stop_file_check(args.stop_file)
 
-    def progress(event) -> None:
+    def progress(event) -> None:  # called in the main process only
         print(format_event(event), flush=True)
+        events.write("event", event)
 
     try:
-        result = train(config, args.data, progress, should_stop=stop.is_set)
+        result = train(
+            config, args.data, progress, should_stop=lambda: stop.is_set() or stop_file()
+        )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        events.error(launch.CONFIG, str(exc))
         return EXIT_CONFIG
     except Cancelled as exc:
         print(f"cancelled: {exc}", file=sys.stderr)
+        if ranks.is_main():
+            events.error(launch.CANCELLED, str(exc))
         return EXIT_CANCELLED
+    except Exception as exc:
+        events.error(launch.FAILED, f"{type(exc).__name__}: {exc}")
+        raise
+    if not ranks.is_main():
+        return 0
+    events.write("result", result.to_dict())
     summary = {
         "method": result.method,
         "output_dir": result.output_dir,

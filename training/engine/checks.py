@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from training.engine.gate import GATE_METRIC_METHODS, GATE_METRICS, GENERATION_GATE_METRICS
+from training.engine.prompts import TEXT, prompt_style_for, template_problems
 from training.engine.schema import (
     DPO_LOSS_TYPES,
     EXPORT_FORMATS_FOR_METHOD,
@@ -107,6 +108,11 @@ def manifest_problems(
     wrong_format = export_format_problem(c.method, manifest.get("format") or export_format)
     if wrong_format:
         return "method", wrong_format
+    conversational = manifest.get("conversational") or (
+        (manifest.get("format") or export_format) == "messages"
+    )
+    if conversational and (problem := conversational_rows_problem(c)):
+        return "data", problem
     rows = manifest.get("rows")
     if not isinstance(rows, dict) or not isinstance(rows.get("train"), int):
         return None  # a hand-made snapshot without counts: the engine counts when it loads
@@ -176,9 +182,30 @@ def config_problems(c: Any) -> list[str]:
         p.append(f"logging_steps must be at least 1, got {c.logging_steps}")
     if c.eval_split not in ("validation", "test"):
         p.append(f"eval_split must be 'validation' or 'test', got {c.eval_split!r}")
+    p.extend(prompt_style_problems(c))
     p.extend(_method_problems(c))
     p.extend(gate_problems(c))
     return p
+
+
+def prompt_style_problems(c: Any) -> list[str]:
+    """An unknown prompt style, or a text template that cannot render a prompt."""
+    try:
+        style = prompt_style_for(c.prompt_style, c.base_model)
+    except ValueError as exc:
+        return [str(exc)]
+    return template_problems(c.text_template) if style == TEXT else []
+
+
+def conversational_rows_problem(c: Any) -> str | None:
+    """Conversational rows for a text-style model (no chat template to render them with)."""
+    if prompt_style_problems(c) or prompt_style_for(c.prompt_style, c.base_model) != TEXT:
+        return None
+    return (
+        "the base model has no chat template (prompt style text), so conversational rows "
+        "cannot be rendered: train on an alpaca, dolly or text export, or on a preference "
+        "or kto export made with conversational off"
+    )
 
 
 def gate_problems(c: Any) -> list[str]:
@@ -310,6 +337,8 @@ def dataset_problems(c: Any, s: DatasetStats) -> list[str]:
             f"{train_file}: method {c.method} needs columns "
             f"{describe_formats(c.method)}; missing: {', '.join(missing)}"
         ]
+    if s.conversational and (problem := conversational_rows_problem(c)):
+        return [f"{train_file}: {problem}"]
     if c.method == "rlhf" and not c.rlhf.reward_model and "chosen" not in train_columns:
         return [
             "rlhf without rlhf.reward_model trains a reward model first and needs preference "

@@ -31,6 +31,7 @@ from training.engine.options import (
     RewardOptions,
     RLHFOptions,
 )
+from training.engine.prompts import AUTO, DEFAULT_TEXT_TEMPLATE, PROMPT_STYLES
 from training.engine.schema import (
     DPO_LOSS_TYPES,
     KTO_LOSS_TYPES,
@@ -89,6 +90,21 @@ class TrainConfig:
     output_dir: str = field(
         default="",
         metadata={"help": "Where the adapter (or full weights) and meta.json are published."},
+    )
+    prompt_style: str = field(
+        default=AUTO,
+        metadata={
+            "help": f"How prompts are put to the model: {' or '.join(PROMPT_STYLES)} (chat "
+            "template messages, or text_template for a base model without one); auto: text "
+            "when base_model's tokenizer has no chat template. The app sets what it serves."
+        },
+    )
+    text_template: str = field(
+        default=DEFAULT_TEXT_TEMPLATE,
+        metadata={
+            "help": "The project's text template ({instruction}, {input}, {output}): the "
+            "prompt of alpaca and dolly rows for the text prompt style."
+        },
     )
     lora: bool = field(
         default=True, metadata={"help": "Train a LoRA adapter; false fine-tunes all weights."}

@@ -17,7 +17,7 @@ from pathlib import Path
 from transformers import AutoConfig
 from trl import SFTConfig, SFTTrainer
 
-from training.engine import evaluation, recipe
+from training.engine import evaluation, ranks, recipe
 from training.engine.config import TrainConfig
 from training.engine.data import tokenize_and_chunk
 from training.engine.progress import ProgressFn, StopFn
@@ -75,7 +75,12 @@ def train(
             metrics.update(
                 {"eval_loss": eval_loss, "eval_perplexity": math.exp(min(eval_loss, 50.0))}
             )
-            refs = evaluation.held_out_references(eval_docs, tokenizer, config)
+            # The losses are every process's together (the trainer's); answers, the main's.
+            refs = (
+                evaluation.held_out_references(eval_docs, tokenizer, config)
+                if ranks.is_main()
+                else None
+            )
             metrics.update(evaluation.compare_with_parent(trainer, tokenizer, config, refs))
 
     return recipe.finish(config, snapshot, out, trainer, tokenizer, metrics, [callback])

@@ -13,8 +13,9 @@ Row formats by method (TRL's dataset formats, plus the export formats SFT conver
     sft           {"messages": [{"role": ..., "content": ...}, ...]}      conversational
                   or {"prompt": ..., "completion": ...}                   (strings or messages)
                   or alpaca {"instruction", "input", "output"} / dolly {"instruction",
-                  "context", "response"}: turned into conversational prompt/completion rows
-                  (the prompt from prompts.prompt_messages), so the loss is on the answer
+                  "context", "response"}: turned into prompt/completion rows, so the loss
+                  is on the answer (prompts.prompt_completion): conversational for a chat
+                  model, the text template's prompt and the answer for a text-style one
                   or {"text": ...}: language modelling on the whole text
     reward, dpo,  {"prompt": [{"role": "user", ...}],
     orpo, rlhf     "chosen": [{"role": "assistant", ...}],
@@ -40,7 +41,7 @@ from datasets import Dataset, load_dataset
 
 from training.engine.config import ConfigError
 from training.engine.documents import clean_documents
-from training.engine.prompts import prompt_messages
+from training.engine.prompts import CHAT, TEXT, TextTemplate, prompt_completion
 from training.engine.schema import (
     MAY_BE_EMPTY,
     ROW_FORMATS,
@@ -77,8 +78,14 @@ class Snapshot:
         return self.stats.conversational
 
 
-def load_snapshot(data_dir: str | Path, method: str) -> Snapshot:
-    """Every non-empty split of the snapshot, reduced to the columns `method` uses."""
+def load_snapshot(
+    data_dir: str | Path, method: str, *, text_template: TextTemplate | None = None
+) -> Snapshot:
+    """Every non-empty split of the snapshot, reduced to the columns `method` uses.
+
+    `text_template`: the model is text-style (no chat template); alpaca and dolly rows are
+    rendered through it. None: they become conversational rows for the chat template.
+    """
     data_dir = Path(data_dir)
     manifest, raw_manifest = _read_manifest(data_dir)
     stats = DatasetStats(data_dir=str(data_dir), export_format=manifest.get("format"))
@@ -87,7 +94,7 @@ def load_snapshot(data_dir: str | Path, method: str) -> Snapshot:
     for split in SPLITS:
         path = split_file(data_dir, split, manifest.get("file_format"))
         stats.files[split] = path.name
-        loaded = _load_split(path, method, train_format, stats, split)
+        loaded = _load_split(path, method, train_format, stats, split, text_template)
         if loaded is not None:
             splits[split], row_format = loaded
             train_format = train_format or row_format
@@ -141,7 +148,12 @@ def split_file(data_dir: Path, split: str, file_format: str | None = None) -> Pa
 
 
 def _load_split(
-    path: Path, method: str, train_format: str | None, stats: DatasetStats, split: str
+    path: Path,
+    method: str,
+    train_format: str | None,
+    stats: DatasetStats,
+    split: str,
+    text_template: TextTemplate | None,
 ) -> tuple[Dataset, str] | None:
     """One split with only its format's columns; held-out splits must share train's format."""
     dataset = _read_split(path)
@@ -169,21 +181,27 @@ def _load_split(
     if "label" in needed:
         dataset = dataset.map(lambda row: {"label": bool(row["label"])})
     if row_format in INSTRUCTION_FORMATS:
-        dataset = _as_prompt_completion(dataset, INSTRUCTION_FORMATS[row_format])
+        dataset = _as_prompt_completion(dataset, INSTRUCTION_FORMATS[row_format], text_template)
     return dataset, row_format
 
 
-def _as_prompt_completion(dataset: Dataset, columns: tuple[str, str, str]) -> Dataset:
-    """Alpaca/Dolly rows as conversational prompt/completion rows: the prompt is the user turn
-    generation sends (prompts.prompt_messages), so SFTTrainer puts the loss on the answer only
-    and the model learns the prompt it is served."""
+def _as_prompt_completion(
+    dataset: Dataset, columns: tuple[str, str, str], text_template: TextTemplate | None
+) -> Dataset:
+    """Alpaca/Dolly rows as prompt/completion rows: the prompt is what generation sends
+    (prompts.prompt_completion: a user turn, or the text template's prompt), so SFTTrainer
+    puts the loss on the answer only and the model learns the prompt it is served."""
     instruction, input_text, answer = columns
+    style = CHAT if text_template is None else TEXT
 
     def convert(row: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "prompt": prompt_messages(str(row[instruction]), str(row[input_text] or "")),
-            "completion": [{"role": "assistant", "content": str(row[answer])}],
-        }
+        return prompt_completion(
+            style,
+            text_template,
+            instruction=str(row[instruction]),
+            input=str(row[input_text] or ""),
+            output=str(row[answer]),
+        )
 
     return dataset.map(convert, remove_columns=list(columns))
 
@@ -240,6 +258,7 @@ def _is_conversational(row: dict[str, Any]) -> bool:
 
 
 # --- continued pre-training documents -----------------------------------------------------------
+
 
 def chunk_token_ids(documents: list[list[int]], chunk_length: int, eos_id: int) -> list[list[int]]:
     """Documents joined with EOS and cut into `chunk_length` pieces.

@@ -55,7 +55,7 @@ def train(
         )
         recipe.run(trainer, callback)
         metrics = recipe.final_metrics(callback)
-        if eval_rows is not None:
+        if recipe.evaluates_here(eval_rows):
             metrics.update(
                 evaluation.policy_preference_metrics(
                     trainer.model,

@@ -56,7 +56,7 @@ def train(
         )
         recipe.run(trainer, callback)
         metrics = {**recipe.final_metrics(callback), **weights}
-        if eval_rows is not None:
+        if recipe.evaluates_here(eval_rows):
             metrics.update(
                 evaluation.policy_label_metrics(
                     trainer.model,

@@ -49,14 +49,16 @@ def train(
         )
         recipe.run(trainer, callback)
         metrics = recipe.final_metrics(callback)
-        if eval_rows is not None:
+        if recipe.evaluates_here(eval_rows):
             metrics.update(
                 evaluation.policy_preference_metrics(
                     trainer.model,
                     tokenizer,
                     eval_rows,
                     config.orpo.beta,
-                    ref_model=None if config.lora else recipe.load_causal_lm(config.base_model),
+                    ref_model=None
+                    if config.lora
+                    else recipe.evaluation_model(recipe.load_causal_lm(config.base_model)),
                     parent=evaluation.parent_policy(trainer.model, config)
                     if config.parent_adapter
                     else None,

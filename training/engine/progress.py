@@ -4,7 +4,8 @@ The engine reports through a plain callable, `progress(event)`, so the web side 
 events on a TrainingRun without the engine knowing about Django. To cancel a run, the callable
 returns or raises `Cancelled`, or the caller passes `should_stop`, checked after every step.
 The trainer then stops at the step boundary and `train()` raises `Cancelled`; nothing is
-published.
+published. Under a launcher only the main process reports, and the processes agree at each
+step's end whether to stop (one stopping alone would leave the others waiting for it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from transformers import TrainerCallback
+
+from training.engine import ranks
 
 
 class Cancelled(Exception):
@@ -78,18 +81,19 @@ class ProgressCallback(TrainerCallback):
         self.phase = phase
         self.history: list[dict[str, Any]] = []
         self.cancelled = False
+        self.stop_wanted = False  # asked for here, not yet agreed by every process
         self._started = time.monotonic()
 
     def emit(self, event: ProgressEvent) -> None:
-        if self.progress is None:
+        if self.progress is None or not ranks.is_main():
             return
         try:
             answer = self.progress(event)
         except Cancelled:
-            self.cancelled = True
+            self.stop_wanted = True
             return
         if answer is Cancelled or isinstance(answer, Cancelled):
-            self.cancelled = True
+            self.stop_wanted = True
 
     def _event(self, kind: str, state: Any, logs: dict[str, Any] | None = None) -> ProgressEvent:
         elapsed = time.monotonic() - self._started
@@ -108,7 +112,7 @@ class ProgressCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         self._started = time.monotonic()
         self.emit(self._event("start", state))
-        self._maybe_stop(control)
+        self._maybe_stop(control, step_end=False)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = dict(logs or {})
@@ -117,17 +121,30 @@ class ProgressCallback(TrainerCallback):
             kind = "end"
         self.history.append({"step": state.global_step, "phase": self.phase, **logs})
         self.emit(self._event(kind, state, logs))
-        self._maybe_stop(control)
+        self._maybe_stop(control, step_end=False)
 
     def on_step_end(self, args, state, control, **kwargs):
-        self._maybe_stop(control)
+        self._maybe_stop(control, step_end=True)
 
-    def _maybe_stop(self, control) -> None:
-        if not self.cancelled and self.should_stop is not None and self.should_stop():
-            self.cancelled = True
+    def _maybe_stop(self, control, *, step_end: bool) -> None:
+        if not self.stop_wanted and self.should_stop is not None and self.should_stop():
+            self.stop_wanted = True
+        if ranks.distributed():
+            # Every process reaches each step's end; only there do they decide together.
+            if not step_end or self.cancelled:
+                return
+            self.cancelled = ranks.any_process(self.stop_wanted)
+        else:
+            self.cancelled = self.cancelled or self.stop_wanted
         if self.cancelled:
             control.should_training_stop = True
             control.should_epoch_stop = True
+
+    def agree_cancelled(self) -> bool:
+        """After training: whether the run was cancelled, the same answer on every process
+        (a stop asked for after the last step's decision counts too)."""
+        self.cancelled = ranks.any_process(self.cancelled or self.stop_wanted)
+        return self.cancelled
 
     def losses(self) -> list[float]:
         """The training losses logged, in order."""

@@ -2,18 +2,37 @@
 is served: the exports write these rows, generation sends these messages, and the engine's
 training and evaluation render these same rows through the tokenizer.
 
-Chat models get messages (one user turn: the instruction, then the input after a blank line);
-base models get the project's text template. No Django and no torch: the exports import it too.
+A model's prompt style says which: `chat` models (whose tokenizer has a chat template) get
+messages (one user turn: the instruction, then the input after a blank line); `text` models
+(base models without one) get the project's text template, and its text after `{output}`
+ends the answer. No Django and no torch: the exports import it too.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 _PLACEHOLDER = re.compile(r"\{(instruction|input|output)\}")
 _OUTPUT_MARK = "\x00output\x00"
+
+CHAT = "chat"
+TEXT = "text"
+PROMPT_STYLES = (CHAT, TEXT)
+AUTO = "auto"  # a setting that leaves the style to the model directory (model_prompt_style)
+
+# Alpaca's layout. A blank-line-separated block whose placeholder is empty is left out, so a
+# prompt without an input gets no "### Input:" heading.
+DEFAULT_TEXT_TEMPLATE = (
+    "Below is an instruction that describes a task. "
+    "Write a response that appropriately completes the request.\n\n"
+    "### Instruction:\n{instruction}\n\n"
+    "### Input:\n{input}\n\n"
+    "### Response:\n{output}"
+)
 
 
 def user_content(instruction: str, input_text: str = "") -> str:
@@ -55,6 +74,95 @@ class TextTemplate:
     def render(self, *, instruction: str, input: str, output: str) -> str:
         before, after = self.split(instruction=instruction, input=input)
         return before + output + after
+
+
+def template_problems(template: str) -> list[str]:
+    """Why a text template cannot render prompts (empty when it can)."""
+    missing = [name for name in ("{instruction}", "{output}") if name not in template]
+    if missing:
+        return [f"the text template needs {' and '.join(missing)}"]
+    if template.count("{output}") > 1:
+        return ["the text template uses {output} more than once: the text before it is the prompt"]
+    return []
+
+
+# --- prompt style: chat messages or the text template ---------------------------------------
+
+
+def model_prompt_style(model_dir: str | Path) -> str:
+    """`chat` when the model directory has a chat template (tokenizer_config.json's
+    "chat_template", or a chat_template.jinja / chat_template.json beside it), `text` when its
+    tokenizer has none. A directory without tokenizer files (a model served elsewhere) says
+    nothing and counts as chat, what every served model was before text style existed."""
+    model_dir = Path(model_dir)
+    if any((model_dir / name).is_file() for name in ("chat_template.jinja", "chat_template.json")):
+        return CHAT
+    config_path = model_dir / "tokenizer_config.json"
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return CHAT
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{config_path} could not be read: {exc}") from None
+    return CHAT if isinstance(config, dict) and config.get("chat_template") else TEXT
+
+
+def prompt_style_for(setting: str, model_dir: str | Path) -> str:
+    """The prompt style a setting names: `chat` or `text` as given, `auto` (or empty) read
+    from the model directory."""
+    setting = (setting or AUTO).strip().lower()
+    if setting == AUTO:
+        return model_prompt_style(model_dir)
+    if setting not in PROMPT_STYLES:
+        raise ValueError(
+            f"prompt style {setting!r} is not one of {AUTO}, {', '.join(PROMPT_STYLES)}"
+        )
+    return setting
+
+
+@dataclass(frozen=True)
+class PromptRequest:
+    """A prompt as a model of one prompt style is asked it: chat `messages`, or the
+    `prompt_text` a base model continues, with the `stop` that ends its answer (the
+    template's text after `{output}`, when there is any)."""
+
+    messages: list[dict[str, str]] | None = None
+    prompt_text: str | None = None
+    stop: tuple[str, ...] = ()
+
+
+def prompt_request(
+    style: str, template: TextTemplate | None, *, instruction: str, input: str
+) -> PromptRequest:
+    """What generation sends for a prompt: the one rendering the exports and trainer share
+    (`template` is the project's, read by the text style only)."""
+    if style == TEXT:
+        template = _text_template(template)
+        before, after = template.split(instruction=instruction, input=input)
+        return PromptRequest(prompt_text=before, stop=(after,) if after.strip() else ())
+    return PromptRequest(messages=prompt_messages(instruction, input))
+
+
+def prompt_completion(
+    style: str, template: TextTemplate | None, *, instruction: str, input: str, output: str
+) -> dict[str, Any]:
+    """A demonstration as a trainer's prompt/completion row (the loss goes on the completion):
+    the user turn and the assistant turn, or the template's prompt and the output followed by
+    the template's text after `{output}`."""
+    if style == TEXT:
+        template = _text_template(template)
+        before, after = template.split(instruction=instruction, input=input)
+        return {"prompt": before, "completion": output + after}
+    return {
+        "prompt": prompt_messages(instruction, input),
+        "completion": [{"role": "assistant", "content": output}],
+    }
+
+
+def _text_template(template: TextTemplate | None) -> TextTemplate:
+    if template is None:
+        raise ValueError("the text prompt style needs the project's text template")
+    return template
 
 
 # --- rows as the engine renders them for a tokenizer ---------------------------------------------

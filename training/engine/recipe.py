@@ -18,10 +18,11 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
 
-from training.engine import lineage
+from training.engine import lineage, ranks
 from training.engine.config import ConfigError, TrainConfig, validate
 from training.engine.data import Snapshot, load_snapshot
 from training.engine.progress import Cancelled, ProgressCallback, ProgressFn, StopFn
+from training.engine.prompts import TEXT, TextTemplate, prompt_style_for
 from training.engine.publish import build_meta, publish
 
 # The name TRL 1.16's DPOTrainer and KTOTrainer give their copy of an adapter they continue.
@@ -58,9 +59,16 @@ def begin(config: TrainConfig, method: str, data_dir: str | Path) -> tuple[Snaps
         raise ConfigError(
             f"base_model {config.base_model} has no config.json: not a model directory"
         )
-    snapshot = load_snapshot(data_dir, method)
+    snapshot = load_snapshot(data_dir, method, text_template=text_template(config))
     validate(config, snapshot.stats)
     return snapshot, out
+
+
+def text_template(config: TrainConfig) -> TextTemplate | None:
+    """The text template prompts are rendered with, for a text-style model; None for chat."""
+    if prompt_style_for(config.prompt_style, config.base_model) != TEXT:
+        return None
+    return TextTemplate(config.text_template)
 
 
 def on_gpu() -> bool:
@@ -133,10 +141,23 @@ def load_tokenizer(path: str | Path, padding_side: str | None = None) -> Any:
 
 
 def load_causal_lm(path: str | Path) -> Any:
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=model_dtype())
-    if on_gpu():
-        model = model.to("cuda")
-    return model
+    """The model on the CPU: the Trainer (accelerate) puts the one it trains on each
+    process's device; `evaluation_model` places one that only evaluates."""
+    return AutoModelForCausalLM.from_pretrained(str(path), dtype=model_dtype())
+
+
+def evaluation_model(model: Any) -> Any:
+    """`model`, frozen and on this process's device, for scoring beside the trained one."""
+    model.eval()
+    model.requires_grad_(False)
+    return model.to(ranks.device())
+
+
+def evaluates_here(eval_rows: Any) -> bool:
+    """Whether this process runs the held-out evaluation: there are rows, and it is the main
+    process (the others wait for it in `finish`). Scoring uses plain forward passes of the
+    unwrapped model, so the main process needs no other."""
+    return eval_rows is not None and ranks.is_main()
 
 
 def load_policy(config: TrainConfig) -> tuple[Any, Any]:
@@ -182,7 +203,9 @@ def load_reference(config: TrainConfig) -> Any:
     """A frozen copy of the policy the run started from: the reference a full fine-tune's
     held-out evaluation scores against (a LoRA run disables or switches its adapter instead)."""
     model = load_causal_lm(config.base_model)
-    return _merged_parent(model, config) if lineage.starts_from_parent(config) else model
+    return evaluation_model(
+        _merged_parent(model, config) if lineage.starts_from_parent(config) else model
+    )
 
 
 def _merged_parent(model: Any, config: TrainConfig) -> Any:
@@ -229,7 +252,7 @@ def run(trainer: Any, callback: ProgressCallback) -> Any:
     """trainer.train(), then Cancelled if the caller asked to stop."""
     trainer.remove_callback(PrinterCallback)  # progress goes through the callback instead
     output = trainer.train()
-    if callback.cancelled:
+    if callback.agree_cancelled():
         raise Cancelled(
             f"cancelled at step {trainer.state.global_step} of {trainer.state.max_steps}"
         )
@@ -286,8 +309,25 @@ def finish(
     """Publish the trained model with its meta.json and describe the run: every method ends so.
 
     meta.json's `started_from` says what the run began from (`reference`: and what it was
-    scored against while training; DPO and KTO have a reference policy).
+    scored against while training; DPO and KTO have a reference policy). Under a launcher the
+    main process publishes while the others wait for it, so none exits before it is done.
     """
+    if ranks.is_main():
+        _publish(config, snapshot, out, trainer, tokenizer, metrics, reference, **meta_extra)
+    ranks.wait_for_everyone()
+    return result(config, out, metrics, callbacks)
+
+
+def _publish(
+    config: TrainConfig,
+    snapshot: Snapshot,
+    out: Path,
+    trainer: Any,
+    tokenizer: Any,
+    metrics: dict[str, float],
+    reference: bool,
+    **meta_extra: Any,
+) -> None:
     meta = build_meta(
         config=config,
         base_model=config.base_model,
@@ -300,4 +340,3 @@ def finish(
     )
     drop_reference_adapter(trainer.model)
     publish(out, trainer.model, meta, tokenizer=tokenizer)
-    return result(config, out, metrics, callbacks)

@@ -38,7 +38,7 @@ def train(
     with recipe.scratch_dir(out) as work:
         trainer = fit(config, snapshot, tokenizer, callback, work)
         metrics = recipe.final_metrics(callback)
-        if eval_rows is not None:
+        if recipe.evaluates_here(eval_rows):
             metrics.update(
                 evaluation.reward_preference_metrics(
                     trainer.model, tokenizer, eval_rows, max_length=config.max_length
@@ -94,7 +94,7 @@ def load_classifier(path: str | Path) -> Any:
     model = AutoModelForSequenceClassification.from_pretrained(
         str(path), num_labels=1, dtype=recipe.model_dtype()
     )
-    return model.to("cuda") if recipe.on_gpu() else model
+    return model
 
 
 def load_reward_model(path: str | Path) -> tuple[Any, Any]:
@@ -113,6 +113,4 @@ def load_reward_model(path: str | Path) -> tuple[Any, Any]:
         model = load_classifier(path)
         tokenizer = recipe.load_tokenizer(path)
     model.config.pad_token_id = tokenizer.pad_token_id
-    model.eval()
-    model.requires_grad_(False)
-    return model, tokenizer
+    return recipe.evaluation_model(model), tokenizer

@@ -17,7 +17,7 @@ from typing import Any
 
 from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
-from training.engine import evaluation, lineage, recipe, reward
+from training.engine import evaluation, lineage, ranks, recipe, reward
 from training.engine.config import TrainConfig
 from training.engine.progress import ProgressFn, StopFn
 from training.engine.publish import build_meta, publish, save_weights, write_meta
@@ -53,11 +53,13 @@ def train(
         )
         recipe.run(trainer, policy_cb)
         metrics.update(recipe.final_metrics(policy_cb))
-        if eval_rows is not None:
+        if recipe.evaluates_here(eval_rows):
             metrics.update(
                 _held_out_metrics(trainer, reward_model, reward_tokenizer, eval_rows, config)
             )
-        _publish(out, trainer, config, snapshot, metrics, reward_dir)
+        if ranks.is_main():
+            _publish(out, trainer, config, snapshot, metrics, reward_dir)
+        ranks.wait_for_everyone()
     return recipe.result(config, out, metrics, callbacks)
 
 
@@ -148,7 +150,7 @@ def train_reward_model(
         max_steps=-1,
     )
     metrics = recipe.final_metrics(callback)
-    if eval_rows is not None:
+    if recipe.evaluates_here(eval_rows):
         metrics.update(
             evaluation.reward_preference_metrics(
                 trainer.model, tokenizer, eval_rows, max_length=config.max_length

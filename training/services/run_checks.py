@@ -12,12 +12,14 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from labeling.models import Project
+from serving.config import base_model_prompt_style
 from training.engine import lineage
 from training.engine.checks import manifest_problems
 from training.engine.config import ConfigError, TrainConfig, load_config, parse_overrides, validate
 from training.engine.publish import read_meta
 from training.models import ModelVersion, TrainingRun
 from training.selectors.versions import live_version
+from training.services.versions import version_is_reward_model
 
 FULL_WEIGHTS_PUBLISH = (
     "A full fine-tune (lora false) cannot be published: serving it needs the model servers "
@@ -27,7 +29,7 @@ FULL_WEIGHTS_PUBLISH = (
 
 NOTHING_HELD_OUT = (
     "This export holds no rows out, so the run cannot be compared with the version it starts "
-    "from and \"better than the parent\" cannot decide: choose to publish it when it succeeds, "
+    'from and "better than the parent" cannot decide: choose to publish it when it succeeds, '
     "or by hand, or export again with held-out rows."
 )
 
@@ -44,6 +46,12 @@ def training_config_build(
     config = load_config(None, method, overrides or {})
     config.base_model = str(Path(base_version.base_model_path).resolve())
     config.output_dir = output_dir
+    # Trained the way it is served: the served model's prompt style and the project's template.
+    overridden = parse_overrides(overrides or {})
+    if "prompt_style" not in overridden:
+        config.prompt_style = base_model_prompt_style(config.base_model)
+    if "text_template" not in overridden:
+        config.text_template = base_version.project.text_template
     if base_version.is_adapter:
         config.parent_adapter = str(Path(base_version.adapter_path).resolve())
         _check_parent_adapter(config, base_version.served_name)
@@ -126,6 +134,42 @@ def _snapshot_fit_check(*, config: TrainConfig, directory: Path, export: Any) ->
         name = f"Export #{export.pk}" if export is not None else f"The snapshot {directory}"
         why = f"{name} cannot train {config.method}: {why}"
     raise ValidationError({field: f"{why[0].upper()}{why[1:]}."})
+
+
+def reward_version_override(
+    *, project: Project, method: str, reward_version: ModelVersion | None, overrides: dict | None
+) -> dict:
+    """The overrides, with `rlhf.reward_model` set to the chosen reward version's adapter: an
+    RLHF run optimises its policy against a reward model that a reward run of this project
+    made. Anything else chosen as the reward model is refused at the click."""
+    overrides = dict(overrides or {})
+    if reward_version is None:
+        return overrides
+    if method != TrainingRun.Method.RLHF:
+        raise ValidationError(
+            {"reward_version": f"Only an RLHF run takes a reward model, not a {method} run."}
+        )
+    if reward_version.project_id != project.pk:
+        raise ValidationError({"reward_version": "Choose a reward model of this project."})
+    if not version_is_reward_model(reward_version):
+        raise ValidationError(
+            {
+                "reward_version": f"{reward_version.served_name} is not a reward model: choose "
+                "a version a reward run made, or none to train one on the export first."
+            }
+        )
+    try:
+        named = "rlhf.reward_model" in parse_overrides(overrides)
+    except ConfigError as exc:
+        raise ValidationError({"config": str(exc)}) from None
+    if named:
+        raise ValidationError(
+            {"reward_version": "The overrides name rlhf.reward_model too: choose it once."}
+        )
+    rlhf = overrides.get("rlhf")
+    path = str(Path(reward_version.adapter_path).resolve())
+    overrides["rlhf"] = {**(rlhf if isinstance(rlhf, dict) else {}), "reward_model": path}
+    return overrides
 
 
 def snapshot_dir_of(export: Any, snapshot_dir: str | Path | None) -> Path:

@@ -31,6 +31,7 @@ from training.engine.config import ConfigError
 from training.models import ModelVersion, TrainingRun
 from training.services.gate import training_run_gate_apply
 from training.services.run_checks import (
+    reward_version_override,
     run_request_check,
     snapshot_dir_of,
     training_config_build,
@@ -74,6 +75,7 @@ def training_run_create(
     export: Any = None,
     snapshot_dir: str | Path | None = None,
     base_version: ModelVersion | None = None,
+    reward_version: ModelVersion | None = None,
     overrides: dict | None = None,
     publish: str = TrainingRun.Publish.MANUAL,
     created_by=None,
@@ -84,8 +86,13 @@ def training_run_create(
     `export` is a DatasetExport (its snapshot directory is used); `snapshot_dir` names a
     snapshot directory directly. `publish` is what happens to the new version when the run
     succeeds (TrainingRun.Publish; the admin form, API and command default to if_better).
+    `reward_version`, for an RLHF run, is the reward model (a reward run's version) its
+    policy is optimised against; none: the run trains one on the export first.
     Raises ValidationError saying what to change.
     """
+    overrides = reward_version_override(
+        project=project, method=method, reward_version=reward_version, overrides=overrides
+    )
     directory, base_version = run_request_check(
         project=project,
         method=method,
@@ -95,7 +102,6 @@ def training_run_create(
         base_version=base_version,
         overrides=overrides,
     )
-    overrides = dict(overrides or {})
     run = TrainingRun(
         project=project,
         method=method,
@@ -188,9 +194,10 @@ def training_run_execute(*, run: TrainingRun, echo=None) -> TrainingRun:
     On success the adapter is published under MODELS_DIR/adapters/<slug>/v<k> and becomes a
     candidate ModelVersion, which the run's publish policy may then make live; on any failure
     nothing is left on disk and the live version is untouched. `echo(line)` also receives each
-    progress line (the `train --wait` command).
+    progress line (the `train --wait` command). With TRAINING_LAUNCHER set, the training itself
+    runs under that launcher in child processes (`_train`); the rest is the same.
     """
-    from training.engine import train
+    from training.engine.launch import LaunchFailed
     from training.engine.progress import Cancelled
 
     if not _run_start(run):
@@ -211,7 +218,7 @@ def training_run_execute(*, run: TrainingRun, echo=None) -> TrainingRun:
             reporter.note(start.format(name=base.served_name, base=config.base_model))
         reporter.note(f"training {run.method} on {run.snapshot_dir} from {config.base_model}")
         reporter.flush(force=True)
-        result = train(config, run.snapshot_dir, reporter, should_stop=reporter.should_stop)
+        result = _train(run, config, reporter)
         run = _run_succeed(run, reporter, staging, result)
     except Cancelled:
         shutil.rmtree(staging, ignore_errors=True)
@@ -221,9 +228,37 @@ def training_run_execute(*, run: TrainingRun, echo=None) -> TrainingRun:
         shutil.rmtree(staging, ignore_errors=True)
         logger.exception("training run %s failed", run.pk)
         reporter.log_lines.extend(traceback.format_exc().splitlines()[-30:])
-        error = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+        known = isinstance(exc, ConfigError | LaunchFailed)  # LaunchFailed: the child's error
+        error = str(exc) if known else f"{type(exc).__name__}: {exc}"
         return _run_finish(run, reporter, TrainingRun.Status.FAILED, error=error)
     return training_run_gate_apply(run=run, reporter=reporter)
+
+
+def _train(run: TrainingRun, config, reporter: _RunReporter):
+    """The engine's `train`, here or under TRAINING_LAUNCHER (its files beside the staging
+    directory, where `_run_leftovers_remove` finds them)."""
+    from training.engine import train
+    from training.engine.launch import LOG_FILE, LaunchFailed, log_tail, train_launched
+
+    if not settings.TRAINING_LAUNCHER:
+        return train(config, run.snapshot_dir, reporter, should_stop=reporter.should_stop)
+    staging = Path(config.output_dir)
+    work = staging.parent / f".{staging.name}.launch"
+    reporter.note(f"launching: {settings.TRAINING_LAUNCHER}")
+    try:
+        return train_launched(
+            config,
+            run.snapshot_dir,
+            reporter,
+            should_stop=reporter.should_stop,
+            launcher=settings.TRAINING_LAUNCHER,
+            work_dir=work,
+        )
+    except (ConfigError, LaunchFailed):
+        reporter.log_lines.extend(log_tail(work / LOG_FILE).splitlines())
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _run_start(run: TrainingRun) -> bool:

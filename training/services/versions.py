@@ -3,8 +3,9 @@
 The order matters: the adapter is loaded on every configured server first (network calls, no
 transaction open), and only when all have it does one short transaction retire the old live
 version and make this one live. A server that fails leaves the version a candidate and the
-live one serving, untouched. A reward model is refused before any of it: it scores
-completions and writes none, so no server can answer requests with it.
+live one serving, untouched, and the servers that did load it unload it again (ServerPool).
+A reward model is refused before any of it: it scores completions and writes none, so no
+server can answer requests with it.
 """
 
 from __future__ import annotations

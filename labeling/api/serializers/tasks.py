@@ -70,6 +70,10 @@ class DemonstrationIn(serializers.Serializer):
     time_spent_ms = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
 
 
+class TaskExtendOut(serializers.Serializer):
+    expires_at = serializers.DateTimeField(help_text="The task is held for the caller until then.")
+
+
 class SkipIn(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 

@@ -15,10 +15,17 @@ from labeling.api.serializers.tasks import (
     JudgementIn,
     JudgementOut,
     SkipIn,
+    TaskExtendOut,
     TaskNextOut,
 )
 from labeling.selectors.queue import annotator_progress, task_view
-from labeling.services.queue import demonstration_submit, judgement_submit, task_next, task_skip
+from labeling.services.queue import (
+    assignment_extend,
+    demonstration_submit,
+    judgement_submit,
+    task_next,
+    task_skip,
+)
 
 
 class TaskNextApi(APIView):
@@ -62,3 +69,12 @@ class TaskSkipApi(APIView):
         data.is_valid(raise_exception=True)
         task_skip(token=token, annotator=request.user, reason=data.validated_data["reason"])
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TaskExtendApi(APIView):
+    @extend_schema(request=None, responses={200: TaskExtendOut, **REFUSED})
+    def post(self, request, token: uuid.UUID):
+        """Hold the caller's active task for a full lock from now (while they work on it)."""
+        assignment_of(user=request.user, token=token)
+        assignment = assignment_extend(token=token, annotator=request.user)
+        return Response(TaskExtendOut(assignment).data)

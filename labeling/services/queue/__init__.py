@@ -34,6 +34,7 @@ only writes it.
 """
 
 from labeling.services.queue.expiry import assignments_expire
+from labeling.services.queue.extend import assignment_extend
 from labeling.services.queue.feed import items_feed
 from labeling.services.queue.handout import rng, task_next
 from labeling.services.queue.refusals import (
@@ -71,6 +72,7 @@ __all__ = [
     "OpenDemonstration",
     "OpenJudgement",
     "SubmissionRefused",
+    "assignment_extend",
     "assignments_expire",
     "demonstration_submit",
     "demonstration_submit_check",

@@ -9,9 +9,17 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from labeling.kinds import kind_of
-from labeling.models import Completion, Project, Prompt, QueueCursor, QueueItem
+from labeling.models import (
+    Completion,
+    Project,
+    Prompt,
+    PromptUncertainty,
+    QueueCursor,
+    QueueItem,
+)
 from labeling.selectors.head_to_head import head_to_head_prompts
 from labeling.selectors.queue import completions_needed
+from labeling.selectors.selection import shuffle_key
 from training.models import ModelVersion
 
 # Prompts made into queue items per look past the cursor.
@@ -82,10 +90,20 @@ def _items_create(
     *, project: Project, kind: str, version: ModelVersion | None, prompt_ids: list[int]
 ) -> None:
     """One item per prompt; a head-to-head kind's items of prompts in the compare share
-    carry the version the live one replaced as `versus`."""
+    carry the version the live one replaced as `versus`. Each carries what the project's
+    prompt selection orders by (labeling.selectors.selection)."""
     versus = (
         head_to_head_prompts(project=project, live=version, prompt_ids=prompt_ids)
         if kind_of(kind).head_to_head and version is not None and prompt_ids
+        else {}
+    )
+    uncertainty = (
+        dict(
+            PromptUncertainty.objects.filter(
+                prompt_id__in=prompt_ids, model_version=version
+            ).values_list("prompt_id", "score")
+        )
+        if version is not None and prompt_ids
         else {}
     )
     QueueItem.objects.bulk_create(
@@ -96,6 +114,8 @@ def _items_create(
                 kind=kind,
                 model_version=version,
                 versus_id=versus.get(prompt_id),
+                uncertainty=uncertainty.get(prompt_id, 0.0),
+                shuffle=shuffle_key(project_id=project.pk, prompt_id=prompt_id),
             )
             for prompt_id in prompt_ids
         ],

@@ -24,6 +24,10 @@ MSG_TAKES_JUDGEMENT = gettext_lazy(
     "This task asks for a judgement of the completions, not a written answer."
 )
 MSG_TAKES_DEMONSTRATION = gettext_lazy("This task asks for a written answer, not a judgement.")
+MSG_EXPIRED = gettext_lazy(
+    "Your time on this task ran out and it went back to the queue, so it cannot be held for "
+    "you any more. Submit it now (it is saved if nobody else has taken it) or take the next task."
+)
 
 
 class SubmissionRefused(Refusal):
@@ -63,3 +67,7 @@ def refused_wrong_submission(*, takes_judgement: bool) -> SubmissionRefused:
     """A judgement sent for a writing task, or a written answer for a judging one."""
     message = MSG_TAKES_JUDGEMENT if takes_judgement else MSG_TAKES_DEMONSTRATION
     return SubmissionRefused(message, code=RefusalCode.WRONG_SUBMISSION)
+
+
+def refused_expired() -> SubmissionRefused:
+    return SubmissionRefused(MSG_EXPIRED, code=RefusalCode.TASK_EXPIRED)

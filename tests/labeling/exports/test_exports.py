@@ -600,9 +600,7 @@ def test_seed_demo_adds_synthetic_judgements_that_export(settings, tmp_path):
     assert exported(demo, "kto").rows_total > 0
 
 
-def test_the_manifest_carries_krippendorffs_alpha_over_overlapping_judgements(
-    project, annotators
-):
+def test_the_manifest_carries_krippendorffs_alpha_over_overlapping_judgements(project, annotators):
     for _ in range(3):
         prompt = PromptFactory(project=project)
         best, middle, worst = completions(prompt, "best", "middle", "worst")

@@ -4,17 +4,27 @@ starts a run on the export (training_run_create), and the worker trains it
 (training_run_execute), on the bundled model for one step.
 
 The exports use the real pipeline: Alpaca, Dolly, messages, text (JSON Lines or Parquet) from
-answered prompts feed SFT; compare judgements give preference pairs for DPO; thumbs up/down
-give KTO rows with unequal counts, which the run balances with class weights set from them.
+answered prompts feed SFT; compare judgements give preference pairs for DPO, ORPO and a reward
+model, and the reward model's version drives an RLHF run; thumbs up/down give KTO rows with
+unequal counts, which the run balances with class weights set from them. Every adapter is
+loaded with PEFT onto the base model it names. Each run's time is printed (`-s`), not asserted.
 """
 
 import json
+import time
+import warnings
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from rest_framework.test import APIClient
 
-from labeling.models import DatasetExport
+from core.refusals import RefusalCode
+from labeling.models import DatasetExport, Role
 from labeling.services.exports import dataset_export_create, dataset_export_run
+from labeling.services.projects import membership_grant
 from labeling.services.queue import demonstration_submit, judgement_submit, task_next
 from tests.factories import (
     CompletionFactory,
@@ -23,9 +33,11 @@ from tests.factories import (
     UserFactory,
     split_seed,
 )
+from training.admin import TrainingRunStartForm
 from training.engine.prompts import prompt_messages, user_content
-from training.models import TrainingRun
+from training.models import ModelVersion, TrainingRun
 from training.services.runs import training_run_create, training_run_execute
+from training.services.versions import PublishError, model_version_publish
 
 pytestmark = pytest.mark.django_db
 
@@ -116,16 +128,27 @@ def sft_project(slug: str):
     return project
 
 
-def trained(project, method: str, export: DatasetExport, **overrides) -> TrainingRun:
+def trained(
+    project,
+    method: str,
+    export: DatasetExport,
+    *,
+    reward_version: ModelVersion | None = None,
+    **overrides,
+) -> TrainingRun:
     """What "Train on this export…" queues, then what the worker does with it."""
+    started = time.monotonic()
     run = training_run_create(
         project=project,
         method=method,
         export=export,
+        reward_version=reward_version,
         overrides={**ONE_STEP, **overrides},
         enqueue=False,
     )
-    return training_run_execute(run=run)
+    run = training_run_execute(run=run)
+    print(f"\n[path time] {method} on {export.format}: {time.monotonic() - started:.1f} s")
+    return run
 
 
 def assert_adapter(run: TrainingRun) -> Path:
@@ -133,7 +156,33 @@ def assert_adapter(run: TrainingRun) -> Path:
     adapter = Path(run.result_version.adapter_path)
     assert (adapter / "adapter_config.json").is_file()
     assert (adapter / "adapter_model.safetensors").is_file()
+    assert_loads_on_base(run.result_version)
     return adapter
+
+
+def assert_loads_on_base(version: ModelVersion) -> None:
+    """PEFT loads the version's adapter onto its base model (a causal LM, or the one-output
+    classifier of a reward model) with every adapter weight found, and it changes the output."""
+    import torch
+    from peft import PeftModel
+
+    from training.engine import recipe, reward
+    from training.engine.publish import read_meta
+
+    base = version.base_model_path
+    is_reward = read_meta(version.adapter_path).get("task") == "reward_model"
+    model = reward.load_classifier(base) if is_reward else recipe.load_causal_lm(base)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = PeftModel.from_pretrained(model, version.adapter_path)
+    missing = [str(w.message) for w in caught if "missing adapter keys" in str(w.message)]
+    assert not missing, missing
+    ids = recipe.load_tokenizer(base)("Tell me one fact about otters.", return_tensors="pt")
+    with torch.no_grad():
+        tuned = model(**ids).logits
+        with model.disable_adapter():
+            plain = model(**ids).logits
+    assert not torch.equal(tuned, plain), "the adapter does not change the base model's output"
 
 
 @pytest.mark.parametrize(
@@ -173,12 +222,107 @@ def test_alpaca_rows_train_on_the_answer_to_the_prompt_generation_sends():
     assert "eval_rouge_l" in run.metrics and "eval_loss" in run.metrics
 
 
-def test_compare_judgements_exported_as_preference_pairs_train_dpo():
-    project = project_with_prompts("dpo-path", kinds=["compare"], completions=2)
+def preference_project(slug: str):
+    project = project_with_prompts(slug, kinds=["compare"], completions=2)
     assert work_the_queue(project, prefer_left) == len(TOPICS)
+    return project
+
+
+def test_compare_judgements_exported_as_preference_pairs_train_dpo():
+    project = preference_project("dpo-path")
     export = export_of(project, "preference")
 
     assert_adapter(trained(project, "dpo", export))
+
+
+def test_preference_pairs_train_orpo():
+    project = preference_project("orpo-path")
+    export = export_of(project, "preference")
+
+    run = trained(project, "orpo", export)
+    adapter = assert_adapter(run)
+    assert json.loads((adapter / "meta.json").read_text())["method"] == "orpo"
+
+
+# RLHF on the CPU: two completions a prompt, a few tokens each, one optimiser step.
+RLHF_FAST = {"rlhf": {"num_generations": 2, "max_new_tokens": 8}}
+
+
+def test_preference_pairs_train_a_reward_model_that_drives_an_rlhf_run():
+    """The reward run's version scores completions, so it is never served; the admin picks
+    it as the reward model of an RLHF run, whose policy is a servable adapter."""
+    project = preference_project("reward-path")
+    export = export_of(project, "preference")
+
+    reward_run = trained(project, "reward", export)
+    assert_adapter(reward_run)
+    scorer = reward_run.result_version
+    assert read_meta_of(scorer)["task"] == "reward_model"
+    with pytest.raises(PublishError) as refused:
+        model_version_publish(version=scorer)
+    assert refused.value.code == RefusalCode.NOT_SERVABLE
+    scorer.refresh_from_db()
+    assert scorer.status == ModelVersion.Status.CANDIDATE
+
+    # "Start training run…" offers the reward versions, and only them, as the reward model.
+    offered = TrainingRunStartForm(project=project).fields["reward_version"].queryset
+    assert list(offered) == [scorer]
+
+    run = trained(project, "rlhf", export, reward_version=scorer, **RLHF_FAST)
+    adapter = assert_adapter(run)
+    meta = json.loads((adapter / "meta.json").read_text())
+    assert meta["task"] == "causal_lm"
+    assert meta["reward_model"] == str(Path(scorer.adapter_path).resolve())
+    assert not (adapter / "reward_model").exists()  # the chosen one, not one trained here
+    assert {event["phase"] for event in run.history} == {"policy"}
+    assert run.result_version.parent == project.model_versions.get(number=0)
+
+
+def read_meta_of(version: ModelVersion) -> dict:
+    return json.loads((Path(version.adapter_path) / "meta.json").read_text())
+
+
+def test_a_reward_version_that_is_no_reward_model_or_for_another_method_is_refused():
+    project = preference_project("reward-refused")
+    export = export_of(project, "preference")
+    base = project.model_versions.get(number=0)
+    other = ProjectFactory(slug="elsewhere").model_versions.get(number=0)
+
+    refusals = {}
+    for method, version in (("rlhf", base), ("dpo", base), ("rlhf", other)):
+        with pytest.raises(ValidationError) as refused:
+            training_run_create(
+                project=project,
+                method=method,
+                export=export,
+                reward_version=version,
+                overrides=ONE_STEP,
+                enqueue=False,
+            )
+        refusals[method, version.project.slug] = refused.value.message_dict["reward_version"]
+    assert "is not a reward model" in refusals["rlhf", project.slug][0]
+    assert "Only an RLHF run takes a reward model" in refusals["dpo", project.slug][0]
+    assert "of this project" in refusals["rlhf", "elsewhere"][0]
+
+    # The API and `manage.py train` pass the choice to the same check.
+    admin = UserFactory(username="reward-admin")
+    membership_grant(project=project, user=admin, role=Role.ADMIN)
+    api = APIClient()
+    api.force_authenticate(admin)
+    answer = api.post(
+        reverse("api:training_runs", args=[project.slug]),
+        {"method": "rlhf", "export": export.pk, "reward_version": 0, "overrides": ONE_STEP},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert "is not a reward model" in answer.json()["reward_version"][0]
+    with pytest.raises(CommandError, match="is not a reward model"):
+        call_command(
+            "train",
+            *("--project", project.slug, "--method", "rlhf", "--export", str(export.pk)),
+            *("--reward-version", "0"),
+        )
+    assert not TrainingRun.objects.filter(project=project).exists()
 
 
 def test_unequal_thumbs_train_kto_with_class_weights_set_from_the_counts():

@@ -117,6 +117,9 @@ def compare_with_parent(
     """The new model's held-out ROUGE-L/BLEU, then the parent's loss and ROUGE-L/BLEU on the
     same rows and prompts, with one parent policy for both (a full fine-tune's parent is
     loaded once): eval_rouge_l, eval_bleu, eval_parent_loss, eval_parent_rouge_l, ...
+
+    Under a launcher every process calls it (the losses are the trainer's evaluation, which
+    they run together) and only the main one passes `refs`: the others generate nothing.
     """
     metrics: dict[str, float] = {}
     tokens = config.eval_max_new_tokens

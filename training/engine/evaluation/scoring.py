@@ -220,15 +220,14 @@ def parent_policy(model: Any, config: TrainConfig) -> Iterator[Any]:
 
 def _load_parent(config: TrainConfig) -> Any:
     """A fresh copy of the parent: the base model, the parent's adapter merged into it."""
-    from training.engine.recipe import load_causal_lm
+    from training.engine.recipe import evaluation_model, load_causal_lm
 
     parent = load_causal_lm(config.base_model)
     if config.parent_adapter:
         from peft import PeftModel
 
         parent = PeftModel.from_pretrained(parent, config.parent_adapter).merge_and_unload()
-    parent.eval()
-    return parent
+    return evaluation_model(parent)
 
 
 def trainer_loss(trainer: Any, model: Any, *, prefix: str = "eval_parent") -> float:

@@ -1,5 +1,5 @@
 """python manage.py train --project SLUG --method M [--export ID | --data DIR] [--config FILE]
-[--base-version N] [--publish manual|always|if_better] [--wait]"""
+[--base-version N] [--reward-version N] [--publish manual|always|if_better] [--wait]"""
 
 import json
 from pathlib import Path
@@ -30,6 +30,11 @@ class Command(BaseCommand):
         parser.add_argument("--config", help="JSON file of preset overrides")
         parser.add_argument("--base-version", type=int, help="version number (default: live)")
         parser.add_argument(
+            "--reward-version",
+            type=int,
+            help="rlhf only: version number of the reward model (default: train one first)",
+        )
+        parser.add_argument(
             "--publish",
             choices=TrainingRun.Publish.values,
             default=TrainingRun.Publish.IF_BETTER,
@@ -47,6 +52,11 @@ class Command(BaseCommand):
             base = project.model_versions.filter(number=options["base_version"]).first()
             if base is None:
                 raise CommandError(f"{project.slug} has no version {options['base_version']}.")
+        reward = None
+        if options["reward_version"] is not None:
+            reward = project.model_versions.filter(number=options["reward_version"]).first()
+            if reward is None:
+                raise CommandError(f"{project.slug} has no version {options['reward_version']}.")
         try:
             run = training_run_create(
                 project=project,
@@ -54,6 +64,7 @@ class Command(BaseCommand):
                 export=self._export(project, options["export"]),
                 snapshot_dir=options["data"],
                 base_version=base,
+                reward_version=reward,
                 overrides=self._overrides(options["config"]),
                 publish=options["publish"],
                 enqueue=not options["wait"],
