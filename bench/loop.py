@@ -326,7 +326,7 @@ def run(
     workdir = Path(tempfile.mkdtemp(prefix="bench-loop-"))
     try:
         with Loop(plan, workdir, vllm_url=vllm_url) as loop:
-            curve = loop.run()
+            curve = loop.run(on_round=lambda so_far: _partial_write(plan, so_far, quick=quick))
         figures = _figures(plan, curve, quick=quick)
         png = plot(figures, RESULTS_DIR / ("loop.quick.png" if quick else "loop.png"))
         figures["plot"] = str(png.relative_to(ROOT) if png.is_relative_to(ROOT) else png)
@@ -430,7 +430,8 @@ class Loop:
 
     # -- the rounds ---------------------------------------------------------------------------
 
-    def run(self) -> list[Round]:
+    def run(self, *, on_round=None) -> list[Round]:
+        """Round 0 (the base model measured), then each round; `on_round(curve)` after each."""
         from training.selectors.versions import live_version
 
         base = live_version(self.project)
@@ -438,6 +439,8 @@ class Loop:
         curve = [Round(0, base.served_name, *self._held_out_share(base))]
         for number in range(1, self.plan.rounds + 1):
             curve.append(self._round(number, parent=curve[-1]))
+            if on_round is not None:
+                on_round(curve)
         self._judge(self.plan.final_judgements, kinds=["compare"])
         curve[-1].head_to_head = self._head_to_head(curve[-1])
         return curve
@@ -717,6 +720,19 @@ def _figures(plan: Plan, curve: list[Round], *, quick: bool) -> dict:
             if any(phase in r.seconds for r in curve[1:])
         },
     }
+
+
+def _partial_write(plan: Plan, curve: list[Round], *, quick: bool) -> None:
+    """The curve so far in loop.partial.json (or loop.quick.partial.json), so that a long run
+    cut short still leaves its rounds."""
+    import json
+
+    from bench.common import result_build
+
+    name = "loop.quick.partial.json" if quick else "loop.partial.json"
+    result = {**result_build("loop", _figures(plan, curve, quick=quick)), "complete": False}
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / name).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
 
 
 def _held_back_by(curve: list[Round], goals: dict) -> str:

@@ -75,3 +75,41 @@ def test_one_quick_round_runs_end_to_end_through_the_http_api(vllm_server, tmp_p
     assert duel["n"] > 0  # the compare-only phase judged the two versions
     assert "bench-loop-v1" in {model.id for model in vllm_server.client.models()}
     assert (tmp_path / "loop.quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_figures_say_which_goal_is_met_and_what_holds_a_missed_one_back():
+    from bench.loop import FULL, Round, _figures
+
+    def duel(win_rate, low):
+        return {"win_rate": win_rate, "low": low, "high": 0.9, "n": 100}
+
+    def round_(number, share, training_s, head_to_head):
+        seconds = {"export": 1.0, "training": training_s, "publish": 0.1, "regeneration": 30.0}
+        seconds["last_judgement_to_first_completion"] = sum(seconds.values())
+        return Round(
+            number,
+            f"v{number}",
+            share,
+            96,
+            judgements=200,
+            published=True,
+            head_to_head=head_to_head,
+            seconds=seconds,
+        )
+
+    rising = [
+        Round(0, "base", 0.10, 96),
+        round_(1, 0.20, 300.0, duel(0.66, 0.56)),
+        round_(2, 0.30, 320.0, duel(0.62, 0.52)),
+        round_(3, 0.45, 340.0, duel(0.70, 0.60)),
+    ]
+    goals = _figures(FULL, rising, quick=False)["goals"]
+    assert goals["share_rises_every_round"] and goals["share_gain_met"]
+    assert goals["every_published_round_wins"] and goals["round_time_met"]
+    assert goals["held_back_by"] == ""
+
+    stalled = [*rising[:2], round_(2, 0.15, 900.0, duel(0.55, 0.45))]
+    goals = _figures(FULL, stalled, quick=False)["goals"]
+    assert not goals["share_rises_every_round"] and not goals["share_gain_met"]
+    assert not goals["every_published_round_wins"] and not goals["round_time_met"]
+    assert "round 2 took 931.1 s, 900.0 s of it training" in goals["held_back_by"]
