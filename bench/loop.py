@@ -747,6 +747,18 @@ def _held_back_by(curve: list[Round], goals: dict) -> str:
             f"round {last.number} took {last.seconds['last_judgement_to_first_completion']} s, "
             f"{last.seconds.get(phase)} s of it {phase}"
         )
+    for r in curve[1:]:
+        duel = r.head_to_head
+        if (
+            r.published
+            and duel
+            and not ((duel["win_rate"] or 0) >= GOAL_WIN_RATE and (duel["low"] or 0) > 0.5)
+        ):
+            notes.append(
+                f"round {r.number} won {duel['win_rate']:.1%} of {duel['n']} head-to-heads "
+                f"(Wilson low {duel['low']:.2f}; {duel['both_bad']} both bad, "
+                f"{duel['ties']} ties)"
+            )
     unpublished = [r.number for r in curve[1:] if not r.published]
     if unpublished:
         notes.append(f"rounds {unpublished} were not published by the gate")

@@ -81,7 +81,7 @@ def test_the_figures_say_which_goal_is_met_and_what_holds_a_missed_one_back():
     from bench.loop import FULL, Round, _figures
 
     def duel(win_rate, low):
-        return {"win_rate": win_rate, "low": low, "high": 0.9, "n": 100}
+        return {"win_rate": win_rate, "low": low, "high": 0.9, "n": 100, "both_bad": 9, "ties": 1}
 
     def round_(number, share, training_s, head_to_head):
         seconds = {"export": 1.0, "training": training_s, "publish": 0.1, "regeneration": 30.0}
@@ -113,3 +113,4 @@ def test_the_figures_say_which_goal_is_met_and_what_holds_a_missed_one_back():
     assert not goals["share_rises_every_round"] and not goals["share_gain_met"]
     assert not goals["every_published_round_wins"] and not goals["round_time_met"]
     assert "round 2 took 931.1 s, 900.0 s of it training" in goals["held_back_by"]
+    assert "round 2 won 55.0% of 100 head-to-heads (Wilson low 0.45" in goals["held_back_by"]
