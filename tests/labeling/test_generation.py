@@ -227,14 +227,6 @@ def test_compare_share_is_a_stable_fraction_of_prompts():
 # --- with a real vLLM server ------------------------------------------------------------
 
 
-@pytest.fixture
-def live_server_settings(settings, vllm_server):
-    settings.VLLM_URLS = [vllm_server.url]
-    settings.VLLM_SEND_SEED = False
-    settings.BASE_MODEL_NAME = vllm_server.served_name
-    return settings
-
-
 @pytest.mark.vllm
 def test_refill_stores_n_distinct_completions_with_their_provenance(live_server_settings):
     project = _project(prompts=1, completions_per_prompt=4, temperature=1.0, max_tokens=24)

@@ -261,14 +261,6 @@ def test_the_dashboard_names_the_selection_and_lists_the_queue_with_scores(clien
 # --- with a real vLLM server ------------------------------------------------------------
 
 
-@pytest.fixture
-def live_server_settings(settings, vllm_server):
-    settings.VLLM_URLS = [vllm_server.url]
-    settings.VLLM_SEND_SEED = False
-    settings.BASE_MODEL_NAME = vllm_server.served_name
-    return settings
-
-
 @pytest.mark.vllm
 def test_real_completions_carry_their_spread_and_the_most_uncertain_goes_first(
     live_server_settings,

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from tests.factories import ProjectFactory
+from tests.training.conftest import cancel_after_first_step
 from tests.training.engine import snapshots as S
 from training.models import ModelVersion, TrainingRun
-from training.services import runs
-from training.services.runs import training_run_cancel, training_run_create, training_run_execute
+from training.services.runs import training_run_create, training_run_execute
 
 pytestmark = [pytest.mark.django_db, pytest.mark.distributed]
 
@@ -155,15 +155,7 @@ def test_cancel_stops_every_process_and_publishes_nothing(
     settings, tiny_model_dir, models_dir, tmp_path, monkeypatch
 ):
     snapshot = S.write_snapshot(tmp_path / "demonstrations", S.sft_rows(8), fmt="messages")
-    monkeypatch.setattr(runs, "HEARTBEAT_EVERY_S", 0.0)
-    report = runs._RunReporter.__call__
-
-    def report_then_cancel(self, event):
-        if event.step >= 1:
-            training_run_cancel(run=self.run)  # what the admin's cancel button calls
-        return report(self, event)
-
-    monkeypatch.setattr(runs._RunReporter, "__call__", report_then_cancel)
+    cancel_after_first_step(monkeypatch)
     project = project_on(tiny_model_dir, "cancelled")
     run = execute(
         settings,

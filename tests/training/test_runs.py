@@ -10,10 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import ProjectFactory, UserFactory
+from tests.training.conftest import cancel_after_first_step
 from tests.training.engine import snapshots as S
 from training.models import ModelVersion, TrainingRun
 from training.selectors.versions import comparison_version
-from training.services import runs
 from training.services.runs import (
     training_run_cancel,
     training_run_create,
@@ -120,15 +120,7 @@ def test_cancel_stops_a_run_without_publishing(project, snapshot, models_dir, mo
     assert training_run_cancel(run=queued).status == TrainingRun.Status.CANCELLED
     assert training_run_execute(run=queued).status == TrainingRun.Status.CANCELLED
 
-    monkeypatch.setattr(runs, "HEARTBEAT_EVERY_S", 0.0)
-    report = runs._RunReporter.__call__
-
-    def report_then_cancel(self, event):
-        if event.step >= 1:
-            training_run_cancel(run=self.run)  # what the admin's cancel button calls
-        return report(self, event)
-
-    monkeypatch.setattr(runs._RunReporter, "__call__", report_then_cancel)
+    cancel_after_first_step(monkeypatch)
     run = training_run_execute(run=create(project, snapshot, max_steps=50))
 
     assert run.status == TrainingRun.Status.CANCELLED
