@@ -264,6 +264,9 @@ class Round:
     held_out_share: float
     held_out_samples: int
     judgements: int = 0  # judgements submitted in the phase that trained this version
+    # How often the export was refused as too small to train on, each time followed by
+    # judgements // 2 more judgements (as an admin would ask for).
+    more_judging: int = 0
     pairs_train: int = 0
     pairs_held_out: int = 0
     published: bool | None = None
@@ -456,6 +459,7 @@ class Loop:
         judged = self._judge(self.plan.judgements)
         seconds["judging"] = time.monotonic() - started
         parent.head_to_head = self._head_to_head(parent)
+        more_judging = 0
 
         for attempt in range(MORE_JUDGING_TRIES + 1):
             started = time.monotonic()
@@ -473,6 +477,7 @@ class Loop:
             more = self.plan.judgements // 2
             self._add_prompts(-(-more // (2 * self.plan.overlap)) + 2)
             judged += self._judge(more)
+            more_judging += 1
             seconds["judging"] += time.monotonic() - started
         started = time.monotonic()
         run = self._run_execute(run)
@@ -498,6 +503,7 @@ class Loop:
             held_out_share=share,
             held_out_samples=samples,
             judgements=judged,
+            more_judging=more_judging,
             pairs_train=export.rows_train,
             pairs_held_out=export.rows_validation + export.rows_test,
             published=published,

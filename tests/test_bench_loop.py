@@ -64,7 +64,10 @@ def test_one_quick_round_runs_end_to_end_through_the_http_api(vllm_server, tmp_p
     base, first = result["rounds"]
     assert base["number"] == 0 and base["live"] == vllm_server.served_name
     assert first["live"] == "bench-loop-v1" and first["published"] is True
-    assert first["judgements"] == result["params"]["judgements"]
+    # A sampled model can give too few distinct pairs for the first export: the round then
+    # asks for half as many judgements more, and says so.
+    asked = result["params"]["judgements"]
+    assert first["judgements"] == asked + first["more_judging"] * (asked // 2)
     assert first["pairs_train"] > 0
     assert set(first["seconds"]) >= {"judging", "export", "training", "publish", "regeneration"}
     for round_ in result["rounds"]:

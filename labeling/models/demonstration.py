@@ -37,6 +37,14 @@ class Demonstration(models.Model):
         related_name="edits",
         help_text="For edits: the model completion the annotator started from.",
     )
+    rejected_output = models.TextField(
+        blank=True,
+        max_length=MAX_OUTPUT_CHARS,
+        help_text=(
+            "An imported preference's rejected answer (HH-RLHF's rejected conversation): the "
+            "preference export pairs the output over it. Empty for most demonstrations."
+        ),
+    )
     review_status = models.CharField(
         max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
     )

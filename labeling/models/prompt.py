@@ -20,6 +20,15 @@ class Prompt(models.Model):
     source = models.CharField(
         max_length=MAX_SHORT_CHARS, blank=True, help_text="Where the prompt came from."
     )
+    history = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=(
+            "The conversation before this turn: an optional system message, then alternating "
+            'user and assistant turns ending with an assistant turn, as [{"role", "content"}]. '
+            "The instruction (and input) is the last user turn, which completions answer."
+        ),
+    )
     metadata = models.JSONField(default=dict, blank=True)
     gold_verdict = models.JSONField(
         null=True,
@@ -31,7 +40,9 @@ class Prompt(models.Model):
         ),
     )
     dedupe_key = models.CharField(
-        max_length=64, editable=False, help_text="SHA-256 of the normalized instruction and input."
+        max_length=64,
+        editable=False,
+        help_text="SHA-256 of the normalized history, instruction and input.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -53,3 +64,8 @@ class Prompt(models.Model):
 
     def __str__(self) -> str:
         return self.instruction[:80]
+
+    @property
+    def turns(self) -> int:
+        """User turns in the conversation, this one included (1: a single prompt)."""
+        return 1 + sum(1 for turn in self.history if turn.get("role") == "user")
