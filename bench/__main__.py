@@ -9,6 +9,7 @@ from bench.common import result_build, result_write
 # Benchmark name -> module with `run(quick: bool) -> dict`. ("import" is a Python keyword,
 # so that benchmark's module has another name.)
 BENCHMARKS = {
+    "browser_next": "bench.browser_next",
     "export": "bench.export",
     "generation": "bench.generation",
     "hotswap": "bench.hotswap",

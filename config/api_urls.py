@@ -5,7 +5,8 @@ Composed here rather than in one app, because labeling may not import training's
 """
 
 from labeling.api.urls import urlpatterns as labeling_api
+from serving.urls import urlpatterns as serving_api
 from training.api.urls import urlpatterns as training_api
 
 app_name = "api"
-urlpatterns = [*labeling_api, *training_api]
+urlpatterns = [*labeling_api, *training_api, *serving_api]

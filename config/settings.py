@@ -240,11 +240,20 @@ TASKS = {
 }
 
 ASSIGNMENT_LOCK_SECONDS = int(os.environ.get("ASSIGNMENT_LOCK_SECONDS", 15 * 60))  # task lock
+# The workspace holds the annotator's next task off-screen and shows it the moment they submit.
+WORKSPACE_PRELOAD = env_bool("WORKSPACE_PRELOAD", True)
 
 # Model serving.
 VLLM_URLS = env_list("VLLM_URLS")  # empty: the local server started by `serve_model`
 # Per-request seeds for the servers in VLLM_URLS (the local CPU server never gets them).
 VLLM_SEND_SEED = env_bool("VLLM_SEND_SEED", True)
+# Servers in VLLM_URLS with an agent beside each (python -m serving.vllm.agent): the agents
+# authenticate with this token, fetch the adapters over HTTP, and publishing waits (at most
+# SERVING_AGENT_PUBLISH_TIMEOUT seconds) until every server's agent reports the adapter loaded.
+# Empty: no agent is let in, and publishing loads adapters onto the servers by path itself.
+SERVING_AGENT_TOKEN = os.environ.get("SERVING_AGENT_TOKEN", "").strip()
+SERVING_AGENT_POLL_SECONDS = float(os.environ.get("SERVING_AGENT_POLL_SECONDS", "5"))
+SERVING_AGENT_PUBLISH_TIMEOUT = float(os.environ.get("SERVING_AGENT_PUBLISH_TIMEOUT", "300"))
 VLLM_HOST = "127.0.0.1"
 VLLM_PORT = int(os.environ.get("VLLM_PORT", "8100"))
 VLLM_PYTHON = Path(os.environ.get("VLLM_PYTHON", BASE_DIR / ".venv-vllm" / "bin" / "python"))

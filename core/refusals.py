@@ -8,26 +8,32 @@ sentence. Each refusal names its code from `RefusalCode`, the one list of them.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class RefusalCode(models.TextChoices):
     # submissions (labeling.services.queue)
-    ALREADY_SUBMITTED = "already_submitted", "The task was already submitted"
-    WRONG_SUBMISSION = "wrong_submission", "The task takes another kind of submission"
-    UNKNOWN_TASK = "unknown_task", "No such task"
-    NOT_YOURS = "not_yours", "The task is held by someone else"
-    TASK_SKIPPED = "task_skipped", "The task was skipped"
-    SLOT_TAKEN = "slot_taken", "Every slot for the item is taken"
-    TASK_CHANGED = "task_changed", "The task changed since it was shown"
-    TASK_EXPIRED = "task_expired", "The task's lock ran out and it went back to the queue"
+    ALREADY_SUBMITTED = "already_submitted", _("The task was already submitted")
+    WRONG_SUBMISSION = "wrong_submission", _("The task takes another kind of submission")
+    UNKNOWN_TASK = "unknown_task", _("No such task")
+    NOT_YOURS = "not_yours", _("The task is held by someone else")
+    TASK_SKIPPED = "task_skipped", _("The task was skipped")
+    SLOT_TAKEN = "slot_taken", _("Every slot for the item is taken")
+    TASK_CHANGED = "task_changed", _("The task changed since it was shown")
+    TASK_EXPIRED = "task_expired", _("The task's lock ran out and it went back to the queue")
     # dataset exports (labeling.services.exports)
-    EXPORT_NOT_ALLOWED = "export_not_allowed", "The export cannot do that in its state"
+    EXPORT_NOT_ALLOWED = "export_not_allowed", _("The export cannot do that in its state")
     # prompt imports (labeling.services.prompt_import)
-    IMPORT_INVALID_ROWS = "import_invalid_rows", "The file has invalid rows"
+    IMPORT_INVALID_ROWS = "import_invalid_rows", _("The file has invalid rows")
     # model versions (training.services.versions)
-    PUBLISH_FAILED = "publish_failed", "The version could not be made live"
-    ROLLBACK_NOT_ALLOWED = "rollback_not_allowed", "The version cannot be rolled back to"
-    NOT_SERVABLE = "not_servable", "The version is no model the servers can serve"
+    PUBLISH_FAILED = "publish_failed", _("The version could not be made live")
+    ROLLBACK_NOT_ALLOWED = "rollback_not_allowed", _("The version cannot be rolled back to")
+    NOT_SERVABLE = "not_servable", _("The version is no model the servers can serve")
+    # model-server agents (serving.api)
+    AGENTS_DISABLED = "agents_disabled", _("No agent is let in: SERVING_AGENT_TOKEN is not set")
+    AGENT_TOKEN_INVALID = "agent_token_invalid", _("The agent's token is missing or wrong")
+    ADAPTER_NOT_SERVED = "adapter_not_served", _("No adapter of that name is to be served")
+    UNKNOWN_SERVER = "unknown_server", _("The server is not one of VLLM_URLS")
 
 
 class Refusal(Exception):

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _sync_role_groups(sender, **kwargs) -> None:
@@ -10,7 +11,7 @@ def _sync_role_groups(sender, **kwargs) -> None:
 
 class LabelingConfig(AppConfig):
     name = "labeling"
-    verbose_name = "Labeling"
+    verbose_name = _("Labeling")
 
     def ready(self) -> None:
         # Groups need the permissions that post_migrate creates, so they are synced after it.

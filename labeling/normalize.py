@@ -12,6 +12,10 @@ def prompt_normalize(text: str) -> str:
     return _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
 
 
-def prompt_dedupe_key(*, instruction: str, input: str = "") -> str:
+def prompt_dedupe_key(*, instruction: str, input: str = "", history: list | tuple = ()) -> str:
+    """One key per distinct turn: the same words after two different conversations are two
+    prompts. A prompt without a history keeps the key it always had."""
     normalized = prompt_normalize(instruction) + "\x1f" + prompt_normalize(input)
+    for turn in history:
+        normalized += "\x1e" + turn["role"] + "\x1f" + prompt_normalize(turn["content"])
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()

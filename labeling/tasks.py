@@ -102,3 +102,17 @@ def dataset_export_task(export_id: int) -> dict:
         "rows": export.rows_total,
         "stale_failed": stale,
     }
+
+
+@task()
+def drafting_job_task(job_id: int) -> dict:
+    """Draft instructions or answers for one project (queued by the admin's "Draft…"); a
+    drafting server that does not answer leaves the job waiting, enqueued again later."""
+    from labeling.models import DraftingJob
+    from labeling.services.drafting import drafting_job_run
+
+    job = DraftingJob.objects.select_related("project").filter(pk=job_id).first()
+    if job is None:
+        return {"job_id": job_id, "missing": True}
+    job = drafting_job_run(job=job)
+    return {"job_id": job_id, "status": job.status, "drafted": job.drafted, "dropped": job.dropped}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling.views import exports, home, my_work, review, workspace
+from labeling.views import drafts, exports, home, my_work, review, workspace
 
 app_name = "labeling"
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("exports/<int:pk>/files/<str:name>", exports.export_file, name="export_file"),
     path("p/<slug:slug>/my-work/", my_work.my_work, name="my_work"),
     path("p/<slug:slug>/review/", review.review, name="review"),
+    path("p/<slug:slug>/drafts/", drafts.drafts_review, name="drafts"),
 ]

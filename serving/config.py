@@ -7,6 +7,7 @@ VLLM_URLS names servers run elsewhere; when it is empty the app uses the local s
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -24,9 +25,21 @@ def uses_local_server() -> bool:
     return not settings.VLLM_URLS
 
 
+def uses_agents() -> bool:
+    """The servers in VLLM_URLS each have an agent (SERVING_AGENT_TOKEN set): adapters reach
+    them over HTTP, and publishing waits for the agents' reports instead of loading by path."""
+    return bool(settings.VLLM_URLS) and bool(settings.SERVING_AGENT_TOKEN)
+
+
+def rollout_lifetime() -> timedelta:
+    """How long an adapter being published is listed to the agents at most (its publish has
+    given up by then)."""
+    return timedelta(seconds=settings.SERVING_AGENT_PUBLISH_TIMEOUT + 60)
+
+
 def server_urls() -> list[str]:
     if settings.VLLM_URLS:
-        return list(settings.VLLM_URLS)
+        return [url.rstrip("/") for url in settings.VLLM_URLS]
     return [f"http://{settings.VLLM_HOST}:{settings.VLLM_PORT}"]
 
 

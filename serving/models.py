@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ModelServer(models.Model):
@@ -9,9 +10,9 @@ class ModelServer(models.Model):
     """
 
     class State(models.TextChoices):
-        UNKNOWN = "unknown", "Unknown"
-        UP = "up", "Up"
-        DOWN = "down", "Down"
+        UNKNOWN = "unknown", _("Unknown")
+        UP = "up", _("Up")
+        DOWN = "down", _("Down")
 
     url = models.CharField(max_length=500, unique=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.UNKNOWN)
@@ -20,8 +21,19 @@ class ModelServer(models.Model):
     last_error = models.TextField(blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     next_retry_at = models.DateTimeField(
-        null=True, blank=True, help_text="While down: no request is sent before this time."
+        null=True, blank=True, help_text=_("While down: no request is sent before this time.")
     )
+    # What the server's agent last reported (servers without an agent never fill these in).
+    adapters = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Adapters loaded on the server, by its agent's report."),
+    )
+    adapter_failures = models.JSONField(
+        default=dict, blank=True, help_text=_("Adapters its agent could not load, and why.")
+    )
+    agent_error = models.TextField(blank=True)
+    agent_reported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # The table was created by the training app (training/migrations/0002); the model
@@ -31,3 +43,15 @@ class ModelServer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.url} ({self.get_state_display()})"
+
+
+class AdapterRollout(models.Model):
+    """An adapter being published through the agents: listed to them (with the adapters every
+    project wants) until every server reports it loaded or the publish gives up."""
+
+    name = models.CharField(max_length=200, unique=True)
+    path = models.CharField(max_length=1000)
+    started_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name

@@ -13,13 +13,13 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
 
 from labeling.access import administered_only, projects_administered_by
 from labeling.admin.scoping import ProjectScopedAdmin
 from labeling.models import DatasetExport
 from training.engine.schema import (
     METHOD_FOR_EXPORT_FORMAT,
-    METHOD_LABELS,
     methods_for_export_format,
 )
 from training.models import ModelVersion, TrainingRun
@@ -78,24 +78,25 @@ class ModelVersionAdmin(ProjectScopedAdmin):
     def has_publish_permission(self, request):
         return request.user.has_perm("training.change_modelversion")
 
-    @admin.display(description="Made by")
+    @admin.display(description=_("Made by"))
     def made_by(self, version):
         run = getattr(version, "training_run", None)  # None for the base model
         if run is None:
             return "-"
-        return f"{run.get_method_display()} run #{run.pk}"
+        return _("%(method)s run #%(run)s") % {"method": run.get_method_display(), "run": run.pk}
 
-    @admin.action(description="Publish (make live)", permissions=["publish"])
+    @admin.action(description=_("Publish (make live)"), permissions=["publish"])
     def publish(self, request, queryset):
-        self._each_version(request, queryset, model_version_publish, "is live")
+        self._each_version(request, queryset, model_version_publish, _("%(version)s is live."))
 
-    @admin.action(description="Roll back to this version", permissions=["publish"])
+    @admin.action(description=_("Roll back to this version"), permissions=["publish"])
     def rollback(self, request, queryset):
-        self._each_version(request, queryset, model_version_rollback, "is live again")
+        done = _("%(version)s is live again.")
+        self._each_version(request, queryset, model_version_rollback, done)
 
     def _each_version(self, request, queryset, service, done):
         if queryset.count() != 1:
-            self.message_user(request, "Choose exactly one version.", messages.WARNING)
+            self.message_user(request, _("Choose exactly one version."), messages.WARNING)
             return
         version = queryset.get()
         try:
@@ -103,48 +104,61 @@ class ModelVersionAdmin(ProjectScopedAdmin):
         except PublishError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
-            self.message_user(request, f"{version.served_name} {done}.", messages.SUCCESS)
+            self.message_user(request, done % {"version": version.served_name}, messages.SUCCESS)
 
 
 class TrainingRunStartForm(forms.Form):
-    method = forms.ChoiceField(choices=TrainingRun.Method.choices, initial=TrainingRun.Method.DPO)
+    method = forms.ChoiceField(
+        label=_("Method"), choices=TrainingRun.Method.choices, initial=TrainingRun.Method.DPO
+    )
     snapshot_dir = forms.CharField(
         required=False,
-        label="Export snapshot directory",
-        help_text="A dataset export's directory (manifest.json + train/validation/test.jsonl).",
+        label=_("Export snapshot directory"),
+        help_text=_("A dataset export's directory (manifest.json + train/validation/test.jsonl)."),
     )
     base_version = forms.ModelChoiceField(
+        label=_("Base version"),
         queryset=ModelVersion.objects.none(),
         required=False,
-        help_text="Empty: the live version. The run continues its adapter; to start from the "
-        'base model instead, set {"init_from_parent": false} in the overrides.',
+        help_text=_(
+            "Empty: the live version. The run continues its adapter; to start from the "
+            'base model instead, set {"init_from_parent": false} in the overrides.'
+        ),
     )
     reward_version = forms.ModelChoiceField(
+        label=_("Reward version"),
         queryset=ModelVersion.objects.none(),
         required=False,
-        help_text="RLHF only: the reward model (a reward run's version) to optimise the policy "
-        "against. Empty: the run trains one on the export first.",
+        help_text=_(
+            "RLHF only: the reward model (a reward run's version) to optimise the policy "
+            "against. Empty: the run trains one on the export first."
+        ),
     )
     overrides = forms.JSONField(
+        label=_("Overrides"),
         required=False,
         initial=dict,
-        help_text='Preset overrides as JSON, e.g. {"max_steps": 4, "dpo": {"beta": 0.2}}.',
+        help_text=_('Preset overrides as JSON, e.g. {"max_steps": 4, "dpo": {"beta": 0.2}}.'),
     )
     publish = forms.ChoiceField(
         choices=TrainingRun.Publish.choices,
         initial=TrainingRun.Publish.IF_BETTER,
         required=False,
-        label="When it succeeds",
-        help_text="Better than the parent: on the held-out rows, compared with the version it "
-        "starts from. Reward models are never published.",
+        label=_("When it succeeds"),
+        help_text=_(
+            "Better than the parent: on the held-out rows, compared with the version it "
+            "starts from. Reward models are never published."
+        ),
     )
-    export = forms.ModelChoiceField(queryset=DatasetExport.objects.none(), required=False)
+    export = forms.ModelChoiceField(
+        label=_("Export"), queryset=DatasetExport.objects.none(), required=False
+    )
 
     def __init__(self, *args, project, methods=None, **kwargs):
         """`methods`: offer only these (the ones that train on the chosen export's format)."""
         super().__init__(*args, **kwargs)
         if methods is not None:
-            self.fields["method"].choices = [(m, METHOD_LABELS[m]) for m in methods]
+            self.fields["method"].choices = [(m, TrainingRun.Method(m).label) for m in methods]
         self.fields["base_version"].queryset = project.model_versions.all()
         self.fields["reward_version"].queryset = project.model_versions.filter(
             training_run__method=TrainingRun.Method.REWARD
@@ -159,7 +173,7 @@ class TrainingRunStartForm(forms.Form):
     def clean_overrides(self):
         value = self.cleaned_data["overrides"] or {}
         if not isinstance(value, dict):
-            raise forms.ValidationError("Give a JSON object.")
+            raise forms.ValidationError(_("Give a JSON object."))
         return value
 
 
@@ -192,7 +206,7 @@ class TrainingRunAdmin(ProjectScopedAdmin):
     exclude = ["history", "log", "metrics", "gate"]
     actions = ["cancel_runs"]
 
-    @admin.display(description="Step")
+    @admin.display(description=_("Step"))
     def step_of_total(self, run):
         return f"{run.step} / {run.total_steps}" if run.total_steps else "-"
 
@@ -265,7 +279,7 @@ class TrainingRunAdmin(ProjectScopedAdmin):
                 for message in exc.messages:
                     form.add_error(None, message)
             else:
-                self.message_user(request, f"Queued {run}.", messages.SUCCESS)
+                self.message_user(request, _("Queued %(run)s.") % {"run": run}, messages.SUCCESS)
                 return HttpResponseRedirect(
                     reverse("admin:training_trainingrun_change", args=[run.pk])
                 )
@@ -273,7 +287,7 @@ class TrainingRunAdmin(ProjectScopedAdmin):
             **self.admin_site.each_context(request),
             "project": project,
             "form": form,
-            "title": "Start training run",
+            "title": _("Start training run"),
             "action": action,
             "selected": selected.pk,
             "back_url": reverse(back),
@@ -296,9 +310,9 @@ class TrainingRunAdmin(ProjectScopedAdmin):
             extra["progress"] = run_progress(run)
         return super().change_view(request, object_id, form_url, extra)
 
-    @admin.action(description="Cancel selected runs")
+    @admin.action(description=_("Cancel selected runs"))
     def cancel_runs(self, request, queryset):
         for run in queryset:
             if run.is_active:
                 training_run_cancel(run=run)
-        self.message_user(request, "Cancellation requested.", messages.INFO)
+        self.message_user(request, _("Cancellation requested."), messages.INFO)

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from training.engine.schema import METHOD_LABELS
 
@@ -9,23 +10,23 @@ class ModelVersion(models.Model):
     """A servable model of one project: the base model (number 0) or a LoRA adapter on it."""
 
     class Status(models.TextChoices):
-        CANDIDATE = "candidate", "Candidate"
-        LIVE = "live", "Live"
-        RETIRED = "retired", "Retired"
+        CANDIDATE = "candidate", _("Candidate")
+        LIVE = "live", _("Live")
+        RETIRED = "retired", _("Retired")
 
     project = models.ForeignKey(
         "labeling.Project", on_delete=models.CASCADE, related_name="model_versions"
     )
-    number = models.PositiveIntegerField(help_text="k in <project>-v<k>; 0 is the base model.")
+    number = models.PositiveIntegerField(help_text=_("k in <project>-v<k>; 0 is the base model."))
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
     base_model_path = models.CharField(max_length=500)
     adapter_path = models.CharField(
-        max_length=500, blank=True, help_text="LoRA adapter directory; empty for the base model."
+        max_length=500, blank=True, help_text=_("LoRA adapter directory; empty for the base model.")
     )
     served_name = models.CharField(
-        max_length=200, help_text="The model name requests use on the vLLM server."
+        max_length=200, help_text=_("The model name requests use on the vLLM server.")
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
     metrics = models.JSONField(default=dict, blank=True)
@@ -35,8 +36,10 @@ class ModelVersion(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="The version that was live when this one last went live: what annotators "
-        "compare it with.",
+        help_text=_(
+            "The version that was live when this one last went live: what annotators "
+            "compare it with."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -68,29 +71,31 @@ class TrainingRun(models.Model):
     # The engine keeps the one list of methods; TrainingRun.Method.DPO == "dpo" as before.
     Method = models.TextChoices(
         "Method",
-        [(name.upper(), (name, label)) for name, label in METHOD_LABELS.items()],
+        [(name.upper(), (name, _(label))) for name, label in METHOD_LABELS.items()],
         module=__name__,
         qualname="TrainingRun.Method",
     )
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     class Publish(models.TextChoices):
-        MANUAL = "manual", "Keep as candidate"
-        ALWAYS = "always", "Publish when it succeeds"
-        IF_BETTER = "if_better", "Publish only if better than the parent"
+        MANUAL = "manual", _("Keep as candidate")
+        ALWAYS = "always", _("Publish when it succeeds")
+        IF_BETTER = "if_better", _("Publish only if better than the parent")
 
     project = models.ForeignKey(
         "labeling.Project", on_delete=models.CASCADE, related_name="training_runs"
     )
     method = models.CharField(max_length=16, choices=Method.choices)
     config = models.JSONField(
-        default=dict, blank=True, help_text="Overrides of the method's preset (dotted or nested)."
+        default=dict,
+        blank=True,
+        help_text=_("Overrides of the method's preset (dotted or nested)."),
     )
     export = models.ForeignKey(
         "labeling.DatasetExport",
@@ -98,10 +103,10 @@ class TrainingRun(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="training_runs",
-        help_text="The dataset export trained on (its snapshot directory is snapshot_dir).",
+        help_text=_("The dataset export trained on (its snapshot directory is snapshot_dir)."),
     )
     snapshot_dir = models.CharField(
-        max_length=500, help_text="Export snapshot directory (manifest.json + *.jsonl)."
+        max_length=500, help_text=_("Export snapshot directory (manifest.json + *.jsonl).")
     )
     base_version = models.ForeignKey(
         ModelVersion, on_delete=models.PROTECT, related_name="training_runs_from"
@@ -110,9 +115,9 @@ class TrainingRun(models.Model):
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)
     loss = models.FloatField(null=True, blank=True)
-    metrics = models.JSONField(default=dict, blank=True, help_text="Latest logged metrics.")
-    history = models.JSONField(default=list, blank=True, help_text="Every progress event.")
-    log = models.TextField(blank=True, help_text="The last lines of the run's log.")
+    metrics = models.JSONField(default=dict, blank=True, help_text=_("Latest logged metrics."))
+    history = models.JSONField(default=list, blank=True, help_text=_("Every progress event."))
+    log = models.TextField(blank=True, help_text=_("The last lines of the run's log."))
     error = models.TextField(blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
@@ -135,13 +140,15 @@ class TrainingRun(models.Model):
         max_length=16,
         choices=Publish.choices,
         default=Publish.MANUAL,
-        help_text="What happens to the new version when the run succeeds.",
+        help_text=_("What happens to the new version when the run succeeds."),
     )
     gate = models.JSONField(
         default=dict,
         blank=True,
-        help_text="The publish decision: the metric compared with the parent version, both "
-        "values, the verdict, whether it went live and why.",
+        help_text=_(
+            "The publish decision: the metric compared with the parent version, both "
+            "values, the verdict, whether it went live and why."
+        ),
     )
 
     class Meta:

@@ -10,6 +10,7 @@ from labeling.admin import (  # noqa: F401  (registration)
     completions,
     demonstrations,
     documents,
+    drafts,
     exports,
     judgements,
     projects,

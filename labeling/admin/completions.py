@@ -1,6 +1,7 @@
 """Completions: a read-only record of what the model said."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from labeling.admin.scoping import ProjectScopedAdmin
 from labeling.models import Completion
@@ -26,6 +27,6 @@ class CompletionAdmin(ProjectScopedAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # completions are a record of what the model said
 
-    @admin.display(description="Text")
+    @admin.display(description=_("Text"))
     def short_text(self, completion):
         return completion.text[:100]

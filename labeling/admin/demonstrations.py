@@ -1,6 +1,7 @@
 """Demonstrations: what annotators wrote, with its review."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from labeling.admin.scoping import ProjectScopedAdmin
 from labeling.models import Demonstration
@@ -16,6 +17,6 @@ class DemonstrationAdmin(ProjectScopedAdmin):
     raw_id_fields = ["prompt", "source_completion"]
     list_select_related = ["prompt", "author"]
 
-    @admin.display(description="Output")
+    @admin.display(description=_("Output"))
     def short_output(self, demonstration):
         return demonstration.output[:100]

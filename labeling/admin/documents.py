@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
 
 from labeling.admin.scoping import AdministeredProjectForm, ProjectScopedAdmin
 from labeling.imports.documents import SUFFIXES
@@ -35,8 +36,11 @@ class MultipleFileField(forms.FileField):
 
 class DocumentUploadForm(AdministeredProjectForm):
     files = MultipleFileField(
-        help_text="UTF-8 plain text (.txt), Markdown (.md: one document a file) or JSON Lines "
-        '(.jsonl: one {"text": ...} document a line). Several at once.'
+        label=_("Files"),
+        help_text=_(
+            "UTF-8 plain text (.txt), Markdown (.md: one document a file) or JSON Lines "
+            '(.jsonl: one {"text": ...} document a line). Several at once.'
+        ),
     )
 
 
@@ -50,11 +54,12 @@ class DocumentAdmin(ProjectScopedAdmin):
     fields = ["project", "title", "source", "chars", "sha256", "uploaded_by", "created_at", "text"]
     readonly_fields = fields
 
-    @admin.display(description="Source", ordering="source_file")
+    @admin.display(description=_("Source"), ordering="source_file")
     def source(self, document):
         if document.source_line is None:
             return document.source_file
-        return f"{document.source_file} line {document.source_line}"
+        line = _("%(file)s line %(line)s")
+        return line % {"file": document.source_file, "line": document.source_line}
 
     def has_change_permission(self, request, obj=None):
         return False  # the text is what was uploaded; upload a corrected file instead
@@ -98,7 +103,7 @@ class DocumentAdmin(ProjectScopedAdmin):
                 return HttpResponseRedirect(f"{url}?project__id__exact={project.pk}")
         context = {
             **self.admin_site.each_context(request),
-            "title": "Upload documents",
+            "title": _("Upload documents"),
             "opts": self.model._meta,
             "form": form,
         }

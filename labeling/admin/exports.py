@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from labeling.admin.scoping import ProjectScopedAdmin
 from labeling.admin.training_actions import train_on_export
@@ -27,58 +28,98 @@ from labeling.services.exports import (
 class DatasetExportForm(forms.Form):
     """The intermediate page of "Export dataset…": format, rule, split, seed, filters."""
 
-    format = forms.ChoiceField(choices=DatasetExport.Format.choices)
+    format = forms.ChoiceField(label=_("Format"), choices=DatasetExport.Format.choices)
     rule = forms.ChoiceField(
+        label=_("Rule"),
         choices=DatasetExport.Rule.choices,
         initial=DatasetExport.Rule.ALL,
-        help_text="Several annotators per prompt: keep every preference, a majority vote per "
-        "pair, or the order a Bradley-Terry fit gives.",
+        help_text=_(
+            "Several annotators per prompt: keep every preference, a majority vote per "
+            "pair, or the order a Bradley-Terry fit gives."
+        ),
     )
-    split = forms.CharField(initial="0.9,0.05,0.05", help_text="train,validation,test")
+    split = forms.CharField(
+        label=_("Split"), initial="0.9,0.05,0.05", help_text=_("train,validation,test")
+    )
     no_held_out = forms.BooleanField(
         required=False,
-        label="No held-out rows",
-        help_text="A first tiny round: every prompt in train (split 1,0,0). Runs on it are not "
-        "evaluated and cannot use the better-than-parent gate.",
+        label=_("No held-out rows"),
+        help_text=_(
+            "A first tiny round: every prompt in train (split 1,0,0). Runs on it are not "
+            "evaluated and cannot use the better-than-parent gate."
+        ),
     )
-    seed = forms.IntegerField(initial=0, help_text="The same seed gives the same split.")
-    parquet = forms.BooleanField(required=False, help_text="Parquet files instead of JSONL.")
+    seed = forms.IntegerField(
+        label=_("Seed"), initial=0, help_text=_("The same seed gives the same split.")
+    )
+    parquet = forms.BooleanField(
+        label=_("Parquet"), required=False, help_text=_("Parquet files instead of JSONL.")
+    )
     conversational = forms.BooleanField(
-        required=False, initial=True, help_text="Preference/KTO: messages rather than plain text."
+        label=_("Conversational"),
+        required=False,
+        initial=True,
+        help_text=_("Preference/KTO: messages rather than plain text."),
     )
     require_accepted = forms.BooleanField(
-        required=False, help_text="Only demonstrations a reviewer accepted."
+        label=_("Require accepted"),
+        required=False,
+        help_text=_("Only demonstrations a reviewer accepted."),
+    )
+    human_only = forms.BooleanField(
+        label=_("Human-only"),
+        required=False,
+        help_text=_(
+            "Leave out rows a model drafted: drafted prompts (even accepted ones) and outputs "
+            "edited from a model's answer."
+        ),
     )
     kto_from_rankings = forms.BooleanField(
-        required=False, help_text="KTO: also the top and the bottom of rankings."
+        label=_("KTO from rankings"),
+        required=False,
+        help_text=_("KTO: also the top and the bottom of rankings."),
     )
     min_chosen_helpful = forms.IntegerField(
+        label=_("Min chosen helpful"),
         required=False,
         min_value=1,
         max_value=5,
-        help_text="Preference: drop pairs whose chosen answer was scored less helpful (mean "
-        "1-5; an answer nobody scored is kept).",
+        help_text=_(
+            "Preference: drop pairs whose chosen answer was scored less helpful (mean "
+            "1-5; an answer nobody scored is kept)."
+        ),
     )
     min_chosen_harmless = forms.IntegerField(
+        label=_("Min chosen harmless"),
         required=False,
         min_value=1,
         max_value=5,
-        help_text="Preference: the same for the harmless score.",
+        help_text=_("Preference: the same for the harmless score."),
     )
-    date_from = forms.DateField(required=False, help_text="Judgements/demonstrations from.")
-    date_to = forms.DateField(required=False, help_text="… up to and including.")
-    annotators = forms.ModelMultipleChoiceField(queryset=None, required=False)
-    model_versions = forms.TypedMultipleChoiceField(coerce=int, required=False)
+    date_from = forms.DateField(
+        label=_("Date from"), required=False, help_text=_("Judgements/demonstrations from.")
+    )
+    date_to = forms.DateField(
+        label=_("Date to"), required=False, help_text=_("… up to and including.")
+    )
+    annotators = forms.ModelMultipleChoiceField(
+        label=_("Annotators"), queryset=None, required=False
+    )
+    model_versions = forms.TypedMultipleChoiceField(
+        label=_("Model versions"), coerce=int, required=False
+    )
     review_status = forms.MultipleChoiceField(
+        label=_("Review status"),
         choices=Demonstration.ReviewStatus.choices,
         required=False,
-        help_text="Empty: pending and accepted.",
+        help_text=_("Empty: pending and accepted."),
     )
     min_agreement = forms.FloatField(
+        label=_("Min agreement"),
         required=False,
         min_value=0,
         max_value=1,
-        help_text="Drop prompts whose annotators agree less (share agreeing with the majority).",
+        help_text=_("Drop prompts whose annotators agree less (share agreeing with the majority)."),
     )
 
     def __init__(self, *args, project: Project, **kwargs):
@@ -118,6 +159,7 @@ class DatasetExportForm(forms.Form):
             "options": {
                 "conversational": data["conversational"],
                 "require_accepted": data["require_accepted"],
+                "human_only": data["human_only"],
                 "kto_from_rankings": data["kto_from_rankings"],
                 "min_chosen_helpful": data["min_chosen_helpful"],
                 "min_chosen_harmless": data["min_chosen_harmless"],
@@ -125,14 +167,14 @@ class DatasetExportForm(forms.Form):
         }
 
 
-@admin.action(description="Export dataset…")
+@admin.action(description=_("Export dataset…"))
 def export_dataset(modeladmin, request, queryset):
     """Intermediate form → dataset_export_create + enqueue (one project at a time)."""
     if not request.user.has_perm("labeling.add_datasetexport"):
-        modeladmin.message_user(request, "You may not export datasets.", messages.ERROR)
+        modeladmin.message_user(request, _("You may not export datasets."), messages.ERROR)
         return None
     if queryset.count() != 1:
-        modeladmin.message_user(request, "Choose exactly one project.", messages.WARNING)
+        modeladmin.message_user(request, _("Choose exactly one project."), messages.WARNING)
         return None
     project = queryset.get()
     form = DatasetExportForm(request.POST if "apply" in request.POST else None, project=project)
@@ -146,14 +188,18 @@ def export_dataset(modeladmin, request, queryset):
                 form.add_error(field if field in form.fields else None, errors)
         else:
             dataset_export_enqueue(export=export)
+            queued = _("Queued export #%(export)s of %(project)s.")
             modeladmin.message_user(
-                request, f"Queued export #{export.pk} of {project}.", messages.SUCCESS
+                request, queued % {"export": export.pk, "project": project}, messages.SUCCESS
             )
             if not any(export.split[1:]):
                 modeladmin.message_user(
                     request,
-                    f"Export #{export.pk} holds nothing out: runs on it are not evaluated and "
-                    "cannot use the better-than-parent gate.",
+                    _(
+                        "Export #%(export)s holds nothing out: runs on it are not evaluated and "
+                        "cannot use the better-than-parent gate."
+                    )
+                    % {"export": export.pk},
                     messages.WARNING,
                 )
             url = reverse("admin:labeling_datasetexport_change", args=[export.pk])
@@ -165,7 +211,7 @@ def export_dataset(modeladmin, request, queryset):
             **modeladmin.admin_site.each_context(request),
             "project": project,
             "form": form,
-            "title": f"Export dataset of {project}",
+            "title": _("Export dataset of %(project)s") % {"project": project},
         },
     )
 
@@ -227,11 +273,11 @@ class DatasetExportAdmin(ProjectScopedAdmin):
                 self.message_user(request, warning["message"], messages.WARNING)
         return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.action(description="Export again")
+    @admin.action(description=_("Export again"))
     def export_again(self, request, queryset):
         """A new export with each failed export's settings, queued for the worker."""
         if not request.user.has_perm("labeling.add_datasetexport"):
-            self.message_user(request, "You may not export datasets.", messages.ERROR)
+            self.message_user(request, _("You may not export datasets."), messages.ERROR)
             return
         for export in queryset.select_related("project"):
             try:
@@ -240,10 +286,15 @@ class DatasetExportAdmin(ProjectScopedAdmin):
                 self.message_user(request, str(exc), messages.WARNING)
             except ValidationError as exc:  # its filters name something gone since
                 reason = " ".join(exc.messages)
-                self.message_user(request, f"Export #{export.pk}: {reason}", messages.WARNING)
+                failed = _("Export #%(export)s: %(reason)s") % {
+                    "export": export.pk,
+                    "reason": reason,
+                }
+                self.message_user(request, failed, messages.WARNING)
             else:
+                queued = _("Queued export #%(export)s again as #%(again)s.")
                 self.message_user(
-                    request, f"Queued export #{export.pk} again as #{again.pk}.", messages.SUCCESS
+                    request, queued % {"export": export.pk, "again": again.pk}, messages.SUCCESS
                 )
 
     def has_change_permission(self, request, obj=None):
@@ -252,15 +303,15 @@ class DatasetExportAdmin(ProjectScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # training runs refer to snapshots by their files
 
-    @admin.display(description="Rows")
+    @admin.display(description=_("Rows"))
     def rows_total(self, export):
         return export.rows_total
 
-    @admin.display(description="Warnings")
+    @admin.display(description=_("Warnings"))
     def warning_codes(self, export):
         return ", ".join(warning["code"] for warning in _warnings_of(export)) or "-"
 
-    @admin.display(description="Warnings")
+    @admin.display(description=_("Warnings"))
     def warnings(self, export):
         return (
             format_html_join(
@@ -271,19 +322,21 @@ class DatasetExportAdmin(ProjectScopedAdmin):
             or "-"
         )
 
-    @admin.display(description="Rows per split")
+    @admin.display(description=_("Rows per split"))
     def rows(self, export):
-        return (
-            f"{export.rows_total} (train {export.rows_train}, validation "
-            f"{export.rows_validation}, test {export.rows_test})"
-        )
+        return _("%(total)s (train %(train)s, validation %(validation)s, test %(test)s)") % {
+            "total": export.rows_total,
+            "train": export.rows_train,
+            "validation": export.rows_validation,
+            "test": export.rows_test,
+        }
 
-    @admin.display(description="Split and seed")
+    @admin.display(description=_("Split and seed"))
     def split_seed(self, export):
         ratios = f"{export.split_train}/{export.split_validation}/{export.split_test}"
-        return f"{ratios}, seed {export.seed}"
+        return _("%(ratios)s, seed %(seed)s") % {"ratios": ratios, "seed": export.seed}
 
-    @admin.display(description="Figures")
+    @admin.display(description=_("Figures"))
     def figures(self, export):
         manifest = export.manifest or {}
         sections = ("prompts", "documents", "duplicates", "personal_data", "agreement", "sources")
@@ -301,7 +354,7 @@ class DatasetExportAdmin(ProjectScopedAdmin):
             or "-"
         )
 
-    @admin.display(description="Files")
+    @admin.display(description=_("Files"))
     def downloads(self, export):
         if export.directory is None:
             return "-"
@@ -337,4 +390,5 @@ def _figures_line(values) -> str:
 def _file_note(entry: dict | None) -> str:
     if not entry:
         return ""
-    return f"({entry['rows']} rows, sha256 {entry['sha256'][:16]}…)"
+    note = _("(%(rows)s rows, sha256 %(sha)s…)")
+    return note % {"rows": entry["rows"], "sha": entry["sha256"][:16]}

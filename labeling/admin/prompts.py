@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
 
 from labeling.admin.scoping import AdministeredProjectForm, ProjectScopedAdmin
 from labeling.api.serializers.imports import encodable
@@ -85,29 +86,46 @@ class PromptChangeForm(forms.ModelForm):
 
 
 class PromptImportForm(AdministeredProjectForm):
-    file = forms.FileField(help_text="UTF-8: JSON, JSON Lines, CSV or Parquet.")
+    file = forms.FileField(label=_("File"), help_text=_("UTF-8: JSON, JSON Lines, CSV or Parquet."))
     format = forms.ChoiceField(
-        choices=[("", "Detect from the content"), *Format.choices], required=False
+        label=_("Format"),
+        choices=[("", _("Detect from the content")), *Format.choices],
+        required=False,
     )
     skip_invalid = forms.BooleanField(
         required=False,
-        label="Skip invalid rows",
-        help_text="Import the valid rows and list the invalid ones. Unticked: a file with an "
-        "invalid row imports nothing.",
+        label=_("Skip invalid rows"),
+        help_text=_(
+            "Import the valid rows and list the invalid ones. Unticked: a file with an "
+            "invalid row imports nothing."
+        ),
     )
 
 
 @admin.register(Prompt)
 class PromptAdmin(ProjectScopedAdmin):
-    list_display = ["short_instruction", "project", "category", "language", "source", "created_at"]
+    list_display = [
+        "short_instruction",
+        "turns",
+        "project",
+        "category",
+        "language",
+        "source",
+        "created_at",
+    ]
     list_filter = ["project", "category", "language", "source"]
     search_fields = ["instruction", "input"]
     list_select_related = ["project"]
     show_full_result_count = False
 
-    @admin.display(description="Instruction")
+    @admin.display(description=_("Instruction"))
     def short_instruction(self, prompt):
         return prompt.instruction[:100]
+
+    @admin.display(description=_("Turns"))
+    def turns(self, prompt):
+        """User turns of its conversation: 1 for a single prompt."""
+        return prompt.turns
 
     def get_form(self, request, obj=None, **kwargs):
         kwargs["form"] = PromptAddForm if obj is None else PromptChangeForm
@@ -116,7 +134,7 @@ class PromptAdmin(ProjectScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return ["project", "language", "source", "dedupe_key", "created_at"]
+        return ["project", "history", "language", "source", "dedupe_key", "created_at"]
 
     def save_model(self, request, obj, form, change):
         pass  # the form's save wrote it, through the services
@@ -141,7 +159,7 @@ class PromptAdmin(ProjectScopedAdmin):
                 return HttpResponseRedirect(reverse("admin:labeling_prompt_changelist"))
         context = {
             **self.admin_site.each_context(request),
-            "title": "Import prompts",
+            "title": _("Import prompts"),
             "opts": self.model._meta,
             "form": form,
             "outcome": outcome,
@@ -160,7 +178,7 @@ class PromptAdmin(ProjectScopedAdmin):
             )
         except PromptImportRejected as exc:
             lines = exc.report.error_lines()
-            hint = "Fix them, or tick “Skip invalid rows” to import the valid rows."
+            hint = _("Fix them, or tick “Skip invalid rows” to import the valid rows.")
             return _outcome(exc.message, lines, hint=hint, rejected=True)
         except ImportFileError as exc:
             form.add_error("file", encodable(str(exc)))

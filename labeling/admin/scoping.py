@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from labeling.access import administered_only, projects_administered_by
 
@@ -25,7 +26,7 @@ class AdministeredProjectForm(forms.Form):
     """A form that starts with the project: one of the user's administered projects,
     preselected when there is only one."""
 
-    project = forms.ModelChoiceField(queryset=None)
+    project = forms.ModelChoiceField(label=_("Project"), queryset=None)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

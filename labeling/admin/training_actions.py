@@ -9,6 +9,7 @@ repeats the action and the selection), so the steps stay on this changelist as b
 
 from django.contrib import admin, messages
 from django.urls import resolve, reverse
+from django.utils.translation import gettext_lazy as _
 
 from labeling.models import DatasetExport
 
@@ -19,25 +20,27 @@ def _training_page(request, name: str, pk: int):
     return match.func(request, *match.args, **match.kwargs)
 
 
-@admin.action(description="Start training run…")
+@admin.action(description=_("Start training run…"))
 def start_training_run(modeladmin, request, queryset):
     """Training's start form for the chosen project (one project at a time)."""
     if queryset.count() != 1:
-        modeladmin.message_user(request, "Choose exactly one project.", messages.WARNING)
+        modeladmin.message_user(request, _("Choose exactly one project."), messages.WARNING)
         return None
     return _training_page(request, "training_trainingrun_start", queryset.get().pk)
 
 
-@admin.action(description="Train on this export…")
+@admin.action(description=_("Train on this export…"))
 def train_on_export(modeladmin, request, queryset):
     """The same form, with the export and the method that fits its format chosen."""
     if queryset.count() != 1:
-        modeladmin.message_user(request, "Choose exactly one export.", messages.WARNING)
+        modeladmin.message_user(request, _("Choose exactly one export."), messages.WARNING)
         return None
     export = queryset.get()
     if export.status != DatasetExport.Status.DONE:
+        status = str(export.get_status_display()).lower()
+        not_done = _("Export #%(export)s is %(status)s, not done.")
         modeladmin.message_user(
-            request, f"Export #{export.pk} is {export.status}, not done.", messages.WARNING
+            request, not_done % {"export": export.pk, "status": status}, messages.WARNING
         )
         return None
     return _training_page(request, "training_trainingrun_start_from_export", export.pk)

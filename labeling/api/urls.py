@@ -27,6 +27,11 @@ urlpatterns = [
         tasks.DemonstrationSubmitApi.as_view(),
         name="demonstration_submit",
     ),
+    path(
+        "tasks/<uuid:token>/continuation/",
+        tasks.ContinuationSubmitApi.as_view(),
+        name="continuation_submit",
+    ),
     path("tasks/<uuid:token>/skip/", tasks.TaskSkipApi.as_view(), name="task_skip"),
     path("tasks/<uuid:token>/extend/", tasks.TaskExtendApi.as_view(), name="task_extend"),
     path("me/judgements/", history.MyJudgementsApi.as_view(), name="my_judgements"),

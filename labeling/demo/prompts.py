@@ -14,6 +14,11 @@ class DemoPrompt:
     language: str
     input: str = ""
     reference: str = ""
+    history: tuple = ()  # a conversation's earlier turns: this prompt is its next user turn
+
+    @property
+    def dedupe_key_parts(self) -> dict:
+        return {"instruction": self.instruction, "input": self.input, "history": self.history}
 
 
 DEMO_PROMPTS: tuple[DemoPrompt, ...] = (
@@ -474,4 +479,28 @@ DEMO_PROMPTS: tuple[DemoPrompt, ...] = (
         input='age = input("나이를 입력하세요: ")\nprint(age + 1)',
     ),
     DemoPrompt("파이썬에서 리스트와 튜플의 차이를 간단한 예제와 함께 설명해 줘.", "coding", "ko"),
+    # --- conversations: the next user turn of an exchange --------------------------------------
+    DemoPrompt(
+        "Can you make it vegetarian?",
+        "open_qa",
+        "en",
+        history=(
+            {"role": "user", "content": "Suggest a quick dinner for two."},
+            {
+                "role": "assistant",
+                "content": "Chicken stir-fry: chicken, peppers, soy sauce and rice, in 20 minutes.",
+            },
+        ),
+        reference="Yes: use firm tofu instead of chicken, pressed and cubed, and keep the rest.",
+    ),
+    DemoPrompt(
+        "그럼 비 오는 날에는 어디가 좋아요?",
+        "open_qa",
+        "ko",
+        history=(
+            {"role": "user", "content": "서울에서 하루 여행할 곳을 추천해 주세요."},
+            {"role": "assistant", "content": "경복궁과 북촌 한옥마을을 걸어 보세요."},
+        ),
+        reference="국립중앙박물관이나 코엑스 별마당 도서관처럼 실내에서 즐길 곳이 좋아요.",
+    ),
 )

@@ -13,6 +13,7 @@ from labeling.exports.dedupe import text_key
 from labeling.exports.documents import documents_stream
 from labeling.kinds import kto_kinds, preference_kinds
 from labeling.models import Demonstration, Judgement
+from labeling.provenance import provenance_of
 from labeling.selectors.exports import (
     export_completions,
     export_demonstrations,
@@ -50,6 +51,10 @@ class _SftFamily:
             as_of=spec.as_of,
         )
         demonstrations = _screen(context, prompt_ids).demonstrations(demonstrations)
+        if spec.human_only:
+            drafted = [d for d in demonstrations if d["drafted_by"]]
+            context.tally.rows_dropped_drafted += len(drafted)
+            demonstrations = [d for d in demonstrations if not d["drafted_by"]]
         drafts: dict[int, PromptDraft] = {}
         for demonstration in demonstrations:
             drafts.setdefault(demonstration["prompt_id"], PromptDraft([])).items.append(
@@ -62,11 +67,19 @@ class _SftFamily:
         rows = []
         for demonstration in draft.items:
             output = context.scrub(demonstration["output"])
+            output_provenance = provenance_of(
+                drafted_by=demonstration["drafted_by"],
+                edit_distance=demonstration["edit_distance"],
+            )
+            context.tally.outputs_by_provenance[output_provenance] += 1
             provenance = {
                 "prompt_id": prompt.id,
                 "sources": [f"demonstration:{demonstration['pk']}"],
                 "annotators": [context.pseudonym(demonstration["author_id"])],
                 "origin": demonstration["origin"],
+                "prompt_provenance": context.prompt_provenance[prompt.id],
+                "output_provenance": output_provenance,
+                "drafted_by": demonstration["drafted_by"],
             }
             row = formats.sft_row(
                 context.spec.format,
@@ -81,7 +94,8 @@ class _SftFamily:
 
 
 class _PreferenceFamily:
-    """Pairs from rankings and comparisons (by the rule), plus edited-over-original pairs."""
+    """Pairs from rankings and comparisons (by the rule), plus edited-over-original pairs and
+    imported pairs (HH-RLHF's chosen over rejected)."""
 
     @staticmethod
     def derive(context: _Context, prompt_ids: list[int]):
@@ -95,13 +109,19 @@ class _PreferenceFamily:
         )
         edits = export_demonstrations(
             prompt_ids=prompt_ids,
-            origins=[Demonstration.Origin.EDITED],
+            origins=[Demonstration.Origin.EDITED, Demonstration.Origin.IMPORTED],
             review_statuses=spec.review_statuses(),
             filters=spec.filters,
             as_of=spec.as_of,
         )
         screen = _screen(context, prompt_ids)
-        edits = [edit for edit in edits if edit["source_completion_id"] is not None]
+        # An edit over the completion it started from; an imported pair (HH-RLHF) over its
+        # rejected answer.
+        edits = [
+            edit
+            for edit in edits
+            if edit["source_completion_id"] is not None or edit["rejected_output"]
+        ]
         edits = screen.demonstrations(edits)
         named = {edit["source_completion_id"] for edit in edits}
         for judgement in judgements:
@@ -120,7 +140,10 @@ class _PreferenceFamily:
             tally.sources["votes"] += len(prompt_votes)
             drafts[prompt_id] = PromptDraft(screen.pairs(result.pairs), result.agreement)
         for edit in edits:
-            if edit["source_completion_id"] in allowed:
+            imported_pair = edit["source_completion_id"] is None
+            if edit["source_completion_id"] in allowed or (
+                imported_pair and not spec.filters.get("model_versions")
+            ):
                 drafts.setdefault(edit["prompt_id"], PromptDraft([])).items.append(edit)
         return drafts, completions
 
@@ -130,7 +153,7 @@ class _PreferenceFamily:
         shaped_prompt = context.shape.prompt(prompt)
         provenance: dict[tuple, tuple] = {}  # the pairs of one judgement share it
         shaped = chunk.shaped
-        pairs = edits = 0
+        pairs = edits = imported = 0
         for item in draft.items:
             if isinstance(item, derive.Pair):
                 chosen_id, rejected_id = item.chosen, item.rejected
@@ -153,11 +176,17 @@ class _PreferenceFamily:
                 rejected_id = item["source_completion_id"]
                 edited = context.scrub(item["output"])
                 chosen, chosen_key = context.shape.answer(prompt, edited), text_key(edited)
-                rejected, rejected_key, rejected_version = chunk.shape(prompt, rejected_id)
-                completion_ids, model_versions = [rejected_id], [rejected_version]
+                if rejected_id is None:  # an imported pair: no completion, no version
+                    text = context.scrub(item["rejected_output"])
+                    rejected, rejected_key = context.shape.answer(prompt, text), text_key(text)
+                    completion_ids, model_versions = [0], [0]
+                    imported += 1
+                else:
+                    rejected, rejected_key, rejected_version = chunk.shape(prompt, rejected_id)
+                    completion_ids, model_versions = [rejected_id], [rejected_version]
+                    edits += 1
                 sources = [f"demonstration:{item['pk']}"]
                 annotators = [context.pseudonym(item["author_id"])]
-                edits += 1
             row = formats.preference_row(
                 shaped_prompt,
                 chosen,
@@ -171,6 +200,7 @@ class _PreferenceFamily:
             rows.append(((chosen_key, rejected_key), row))
         context.tally.sources["pairs_from_judgements"] += pairs
         context.tally.sources["pairs_from_edits"] += edits
+        context.tally.sources["pairs_imported"] += imported
         return rows
 
 

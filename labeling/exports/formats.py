@@ -18,13 +18,19 @@ No column is ever null or an empty list: `datasets` infers the schema from the f
 JSON Lines file, and a column typed null there fails to load once a later row has a value.
 The prompt itself (a user turn, or the project's text template) is rendered by
 training.engine.prompts, the same functions generation and the trainer use.
+
+A prompt with a history (a conversation's earlier turns) keeps every turn: messages,
+preference and KTO rows hold them as messages before the user turn; alpaca, dolly and text
+rows flatten them into the instruction ("User: ..." / "Assistant: ..." paragraphs,
+prompts.flat_instruction), and the manifest's `conversation_rendering` says so. An imported
+preference (HH-RLHF) has no completions: its `completion_ids` and `model_versions` are [0].
 """
 
 import hashlib
 import hmac
 from dataclasses import dataclass, field
 
-from training.engine.prompts import TextTemplate, prompt_messages, user_content
+from training.engine.prompts import TextTemplate, flat_instruction, prompt_messages, user_content
 
 __all__ = [
     "DOCUMENT_FORMATS",
@@ -36,6 +42,7 @@ __all__ = [
     "TextTemplate",
     "annotator_pseudonym",
     "document_row",
+    "flat_instruction",
     "kto_row",
     "preference_row",
     "sft_row",
@@ -73,14 +80,20 @@ class PromptText:
     instruction: str
     input: str
     category: str
+    history: list[dict[str, str]] = field(default_factory=list)
     _plain: tuple[str, str] | None = field(default=None, repr=False)
 
     def conversation(self) -> list[dict[str, str]]:
-        return prompt_messages(self.instruction, self.input)
+        return prompt_messages(self.instruction, self.input, history=self.history)
+
+    @property
+    def flat(self) -> str:
+        """The instruction with the conversation before it, for rows without turns."""
+        return flat_instruction(self.history, self.instruction)
 
     def plain(self, template: TextTemplate) -> tuple[str, str]:
         if self._plain is None:
-            self._plain = template.split(instruction=self.instruction, input=self.input)
+            self._plain = template.split(instruction=self.flat, input=self.input)
         return self._plain
 
 
@@ -96,10 +109,10 @@ def sft_row(
     provenance: dict,
 ) -> dict:
     if format == "alpaca":
-        row = {"instruction": prompt.instruction, "input": prompt.input, "output": output}
+        row = {"instruction": prompt.flat, "input": prompt.input, "output": output}
     elif format == "dolly":
         row = {
-            "instruction": prompt.instruction,
+            "instruction": prompt.flat,
             "context": prompt.input,
             "response": output,
             "category": prompt.category,

@@ -22,6 +22,7 @@ from labeling.exports.scrub import ScrubCounts, scrub
 from labeling.exports.snapshot import SnapshotWriter
 from labeling.exports.split import PromptSplitter
 from labeling.models import Demonstration, Project
+from labeling.provenance import provenance_of
 from labeling.selectors.exports import (
     export_prompt_chunks,
     model_version_numbers,
@@ -46,6 +47,11 @@ class ExportSpec:
     ratios: tuple[float, float, float]
     seed: int
     as_of: datetime  # rows created later are not part of the snapshot
+
+    @property
+    def human_only(self) -> bool:
+        """Leave out what a model drafted (prompts, and outputs edited from a model's)."""
+        return bool(self.options.get("human_only"))
 
     @property
     def conversational(self) -> bool:
@@ -78,7 +84,12 @@ class ExportTally:
     agreement_sum: float = 0.0
     conflicts: int = 0
     ties: int = 0
+    conversations: int = 0  # exported prompts with earlier turns
     sources: Counter = field(default_factory=Counter)
+    prompts_by_provenance: Counter = field(default_factory=Counter)  # exported prompts
+    outputs_by_provenance: Counter = field(default_factory=Counter)  # SFT rows' outputs
+    prompts_dropped_drafted: int = 0  # human-only: drafted prompts left out
+    rows_dropped_drafted: int = 0  # human-only: their rows, and rows of drafted outputs
     scrubbed: ScrubCounts = field(default_factory=ScrubCounts)
     flags: FlagTally = field(default_factory=FlagTally)
 
@@ -95,6 +106,7 @@ class ExportTally:
                 "exported": self.prompts_exported,
                 "by_split": dict(self.prompts_by_split),
                 "moved_to_train": self.prompts_moved_to_train,
+                "conversations": self.conversations,
             },
             "duplicates": {
                 "prompts_exact": self.prompts_exact_duplicates,
@@ -116,6 +128,12 @@ class ExportTally:
                 "ties_dropped": self.ties,
             },
             "sources": dict(self.sources),
+            "provenance": {
+                "prompts": dict(self.prompts_by_provenance),
+                "outputs": dict(self.outputs_by_provenance),
+                "prompts_dropped_drafted": self.prompts_dropped_drafted,
+                "rows_dropped_drafted": self.rows_dropped_drafted,
+            },
             **self.flags.manifest_parts(),
         }
 
@@ -131,6 +149,7 @@ class _Context:
         self.shape = formats.PairShape(spec.conversational, self.template)
         self._pseudonym_key = pseudonym_key
         self._pseudonyms: dict[int | None, str] = {}
+        self.prompt_provenance: dict[int, str] = {}  # of the chunk's prompts, for their rows
 
     def pseudonym(self, user_id: int | None) -> str:
         name = self._pseudonyms.get(user_id)
@@ -190,16 +209,26 @@ def export_stream(
         drafts, completions = family.derive(context, [p["pk"] for p in prompts])
         chunk = _Chunk(context, completions)
         for prompt in _prompts_kept(spec, prompts, drafts, prompt_dedupe, tally):
+            provenance = provenance_of(
+                drafted_by=prompt["drafted_by"], edit_distance=prompt["draft_edit_distance"]
+            )
+            context.prompt_provenance[prompt["pk"]] = provenance
             text = formats.PromptText(
                 id=prompt["pk"],
                 instruction=context.scrub(prompt["instruction"]),
                 input=context.scrub(prompt["input"]),
                 category=context.scrub(prompt["category"]),
+                history=[
+                    {"role": turn["role"], "content": context.scrub(turn["content"])}
+                    for turn in prompt["history"]
+                ],
             )
             rows = _merge_repeated(family.rows(context, text, drafts[prompt["pk"]], chunk), tally)
             if rows:
                 splitter.add(prompt["pk"], rows)
                 tally.prompts_exported += 1
+                tally.prompts_by_provenance[provenance] += 1
+                tally.conversations += bool(text.history)
     splitter.finish()  # train is never left empty: see labeling.exports.split
     tally.prompts_by_split = splitter.prompts_by_split
     tally.prompts_moved_to_train = splitter.moved_to_train
@@ -222,6 +251,10 @@ def _prompts_kept(
         draft = drafts.get(prompt["pk"])
         if draft is None or not draft.items:
             continue
+        if spec.human_only and prompt["drafted_by"]:
+            tally.prompts_dropped_drafted += 1
+            tally.rows_dropped_drafted += len(draft.items)
+            continue
         if draft.agreement is not None:
             tally.prompts_with_agreement += 1
             tally.agreement_sum += draft.agreement
@@ -230,9 +263,7 @@ def _prompts_kept(
                 tally.rows_dropped_below_minimum_agreement += len(draft.items)
                 continue
         candidates.append(prompt)
-    repeated = prompt_dedupe.seen_many(
-        [formats.user_content(p["instruction"], p["input"]) for p in candidates]
-    )
+    repeated = prompt_dedupe.seen_many([_prompt_text(p) for p in candidates])
     kept = []
     for prompt, is_repeat in zip(candidates, repeated, strict=True):
         if is_repeat:
@@ -242,6 +273,13 @@ def _prompts_kept(
     tally.prompts_exact_duplicates = prompt_dedupe.counts.exact
     tally.prompts_near_duplicates = prompt_dedupe.counts.near
     return kept
+
+
+def _prompt_text(prompt: dict) -> str:
+    """What two prompts must share to repeat each other: the whole conversation."""
+    return formats.user_content(
+        formats.flat_instruction(prompt["history"], prompt["instruction"]), prompt["input"]
+    )
 
 
 def _merge_repeated(rows: list[tuple[tuple, dict]], tally: ExportTally) -> list[dict]:

@@ -263,6 +263,19 @@ class WriteForm(DemonstrationForm):
         }
 
 
+class ContinueForm(TaskForm):
+    """The user's next message in the conversation, after the shown assistant turn."""
+
+    turn = forms.CharField(
+        max_length=MAX_INSTRUCTION_CHARS,
+        strip=False,
+        error_messages={"required": _("Write the user's next message.")},
+    )
+
+    def service_kwargs(self) -> dict:
+        return {"turn": self.cleaned_data["turn"]}
+
+
 class SkipForm(forms.Form):
     token = forms.UUIDField(widget=forms.HiddenInput)
     reason = forms.CharField(

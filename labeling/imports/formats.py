@@ -33,7 +33,9 @@ KNOWN_COLUMNS = frozenset(
 class Format(models.TextChoices):
     ALPACA = "alpaca", "Alpaca (instruction, input, output; JSON array or JSON Lines)"
     DOLLY = "dolly", "Dolly (instruction, context, response, category; JSON Lines)"
-    MESSAGES = "messages", "Conversational messages (JSON Lines)"
+    MESSAGES = "messages", "Conversational messages, every turn kept (JSON Lines)"
+    SHAREGPT = "sharegpt", "ShareGPT conversations (from/value turns; JSON Lines or array)"
+    HH_RLHF = "hh_rlhf", "HH-RLHF chosen/rejected transcripts (JSON Lines)"
     CSV = "csv", "CSV with a header row"
     PARQUET = "parquet", "Parquet"
 
@@ -103,7 +105,7 @@ def format_detect(path: Path) -> Format:
 
 
 def _json_format(text: str) -> Format:
-    """Alpaca, Dolly or messages, from the fields of the first record."""
+    """Alpaca, Dolly, messages, ShareGPT or HH-RLHF, from the fields of the first record."""
     try:
         if text[0] == "[":
             first, _ = _JSON.raw_decode(text, _NON_SPACE.search(text, 1).start())
@@ -114,6 +116,10 @@ def _json_format(text: str) -> Format:
     fields = first.keys() if isinstance(first, dict) else ()
     if "messages" in fields:
         return Format.MESSAGES
+    if "conversations" in fields:
+        return Format.SHAREGPT
+    if "chosen" in fields and "rejected" in fields and "instruction" not in fields:
+        return Format.HH_RLHF
     if "context" in fields or "response" in fields:
         return Format.DOLLY
     return Format.ALPACA

@@ -22,6 +22,7 @@ from labeling.models.prompt import (
     MAX_SHORT_CHARS,
     Prompt,
 )
+from training.engine.prompts import ASSISTANT, ROLES, SYSTEM, USER, conversation_problems
 
 MAX_LANGUAGE_CHARS = Prompt._meta.get_field("language").max_length
 # NUL is refused by PostgreSQL; lone surrogates are bytes that were not UTF-8 (or "\ud800").
@@ -45,14 +46,22 @@ class ImportRow:
     language: str = ""
     source: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, str]] = field(default_factory=list)  # the turns before this one
+    rejected_output: str = ""  # an imported preference's rejected answer (HH-RLHF)
 
 
 def row_validate(
     location: Location, record: dict[str, Any], *, format: Format, default_source: str
 ) -> ImportRow | list[RowError]:
     check = _RowCheck(location, record)
-    if format == Format.MESSAGES:
-        instruction, input, output = _conversation_fields(check)
+    history: list = []
+    input = rejected_output = ""
+    shape = _record_shape(format, record)
+    if shape == Format.HH_RLHF:
+        instruction, history, output, rejected_output = _hh_fields(check)
+    elif shape in (Format.MESSAGES, Format.SHAREGPT):
+        shape = _MESSAGES if shape == Format.MESSAGES else _SHAREGPT
+        instruction, history, output = _conversation_fields(check, shape)
     else:
         instruction = check.text("instruction", MAX_INSTRUCTION_CHARS, required=True)
         input = check.text_either(("input", "context"), MAX_INPUT_CHARS)
@@ -70,7 +79,23 @@ def row_validate(
         language=short["language"],
         source=short["source"] or default_source,
         metadata=metadata,
+        history=history,
+        rejected_output=rejected_output if output.strip() else "",
     )
+
+
+def _record_shape(format: Format, record: dict[str, Any]) -> Format:
+    """The shape of a record: the format's own, or for Parquet (whose columns say what a
+    file holds) the conversational shape its columns name."""
+    if format != Format.PARQUET:
+        return format
+    if "messages" in record:
+        return Format.MESSAGES
+    if "conversations" in record:
+        return Format.SHAREGPT
+    if "chosen" in record and "rejected" in record and "instruction" not in record:
+        return Format.HH_RLHF
+    return format
 
 
 class _RowCheck:
@@ -185,59 +210,144 @@ def _metadata_value(value: Any) -> Any:
     raise ValueError(f"{_kind(value)} cannot be stored")
 
 
-def _conversation_fields(check: _RowCheck) -> tuple[str, str, str]:
-    """Instruction, input and reference output of a `messages` conversation.
+@dataclass(frozen=True)
+class _Shape:
+    """How a file spells a conversation: the list's field, each turn's role and text fields,
+    and the role names it uses for system, user and assistant."""
 
-    The first user turn is the instruction and the first assistant turn after it the reference
-    output; a system turn and any further turns are kept in metadata, so nothing is dropped.
+    field: str
+    role: str
+    content: str
+    roles: dict[str, str]
+
+
+_MESSAGES = _Shape("messages", "role", "content", {r: r for r in ROLES})
+_SHAREGPT = _Shape(
+    "conversations",
+    "from",
+    "value",
+    {
+        "system": SYSTEM,
+        "human": USER,
+        "user": USER,
+        "gpt": ASSISTANT,
+        "assistant": ASSISTANT,
+        "chatgpt": ASSISTANT,
+        "bard": ASSISTANT,
+        "bing": ASSISTANT,
+        "model": ASSISTANT,
+    },
+)
+_HH_TURN = re.compile(r"\n\n(Human|Assistant): ")
+_HH_ROLES = {"Human": USER, "Assistant": ASSISTANT}
+
+
+def _conversation_fields(check: _RowCheck, shape: _Shape) -> tuple[str, list, str]:
+    """(the last user turn, the history before it, the reference answer) of a conversation.
+
+    Every turn is kept: a final assistant turn is the reference answer (a demonstration),
+    the turns before the last user turn are the prompt's history. A conversation that is not
+    one (an unknown role, two user turns in a row, an empty turn) is refused turn by turn.
     """
-    check.used.add("messages")
-    turns = _turns(check)
+    check.used.add(shape.field)
+    turns = _turns(check, shape)
     if turns is None:
-        return "", "", ""
-    roles = [role for role, _ in turns]
-    if "user" not in roles:
-        check.fail("messages", "has no user turn")
-        return "", "", ""
-    user = roles.index("user")
-    assistant = next((i for i in range(user + 1, len(turns)) if roles[i] == "assistant"), None)
-    system = roles.index("system") if "system" in roles else None
-    instruction = check.checked_text(
-        f"messages[{user}].content", turns[user][1], MAX_INSTRUCTION_CHARS, required=True
-    )
+        return "", [], ""
     output = ""
-    if assistant is not None:
-        field_name = f"messages[{assistant}].content"
-        output = check.checked_text(field_name, turns[assistant][1], MAX_OUTPUT_CHARS)
-    if system is not None:
-        check.extra["system"] = turns[system][1]
-    messages = check.record["messages"]
-    later = [messages[i] for i in range(len(turns)) if i not in {user, assistant, system}]
-    if later:
-        check.extra["more_messages"] = later
-    return instruction, "", output
+    if turns[-1][0] == ASSISTANT and len(turns) > 1:
+        output = check.checked_text(
+            f"{shape.field}[{len(turns) - 1}].{shape.content}", turns[-1][1], MAX_OUTPUT_CHARS
+        )
+        turns = turns[:-1]
+    if turns[-1][0] != USER:
+        check.fail(shape.field, "has no user turn to answer")
+        return "", [], ""
+    instruction = check.checked_text(
+        f"{shape.field}[{len(turns) - 1}].{shape.content}",
+        turns[-1][1],
+        MAX_INSTRUCTION_CHARS,
+        required=True,
+    )
+    return instruction, [{"role": r, "content": c} for r, c in turns[:-1]], output
 
 
-def _turns(check: _RowCheck) -> list[tuple[str, str | None]] | None:
-    """(role, content) for each message, or None when the list is not a conversation."""
-    messages = check.record.get("messages")
-    if messages is None:
-        check.fail("messages", "missing")
+def _turns(check: _RowCheck, shape: _Shape) -> list[tuple[str, str]] | None:
+    """(role, text) for each turn, or None (with the errors recorded) when the list is not a
+    conversation."""
+    turns_value = check.record.get(shape.field)
+    if turns_value is None:
+        check.fail(shape.field, "missing")
         return None
-    if not isinstance(messages, list):
-        check.fail("messages", f"expected a list of {{role, content}}, got {_kind(messages)}")
+    if not isinstance(turns_value, list) or not turns_value:
+        got = "an empty list" if turns_value == [] else _kind(turns_value)
+        expected = f"{{{shape.role}, {shape.content}}}"
+        check.fail(shape.field, f"expected a list of {expected}, got {got}")
         return None
     errors_before = len(check.errors)
     turns = []
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            check.fail(f"messages[{index}]", f"expected an object, got {_kind(message)}")
+    for index, turn in enumerate(turns_value):
+        where = f"{shape.field}[{index}]"
+        if not isinstance(turn, dict):
+            check.fail(where, f"expected an object, got {_kind(turn)}")
             continue
-        role, content = message.get("role"), message.get("content")
+        role, content = turn.get(shape.role), turn.get(shape.content)
         if not isinstance(role, str):
             problem = "missing" if role is None else f"expected text, got {_kind(role)}"
-            check.fail(f"messages[{index}].role", problem)
-        if content is not None and not isinstance(content, str):
-            check.fail(f"messages[{index}].content", f"expected text, got {_kind(content)}")
-        turns.append((role, content))
+            check.fail(f"{where}.{shape.role}", problem)
+        elif role.strip().lower() not in shape.roles:
+            known = ", ".join(sorted(set(shape.roles)))
+            check.fail(f"{where}.{shape.role}", f"{role!r} is not a role ({known})")
+        if problem := _text_problem(content, MAX_INPUT_CHARS, required=True):
+            check.fail(f"{where}.{shape.content}", problem)
+        turns.append((shape.roles.get(str(role).strip().lower(), ""), content))
+    if len(check.errors) > errors_before:
+        return None
+    for index, problem in conversation_problems([r for r, _ in turns], complete=True):
+        check.fail(f"{shape.field}[{index}]", problem)
     return None if len(check.errors) > errors_before else turns
+
+
+def _hh_fields(check: _RowCheck) -> tuple[str, list, str, str]:
+    """HH-RLHF's `chosen` and `rejected` transcripts ("\n\nHuman: ... \n\nAssistant: ..."):
+    the history they share, the last human turn, and the two last assistant turns, which
+    become a preference (chosen over rejected)."""
+    parsed = {}
+    for name in ("chosen", "rejected"):
+        check.used.add(name)
+        text = check.record.get(name)
+        if problem := _text_problem(text, MAX_INPUT_CHARS * 4, required=True):
+            check.fail(name, problem)
+            continue
+        turns = _hh_turns(text)
+        problems = conversation_problems([r for r, _ in turns], complete=True) if turns else []
+        if not turns or problems or turns[-1][0] != ASSISTANT or len(turns) < 2:
+            check.fail(
+                name,
+                "expected alternating '\\n\\nHuman: ' and '\\n\\nAssistant: ' "
+                "turns ending with an Assistant turn",
+            )
+            continue
+        if any(not content.strip() for _, content in turns):
+            check.fail(name, "has an empty turn")
+            continue
+        parsed[name] = turns
+    if len(parsed) < 2:
+        return "", [], "", ""
+    chosen, rejected = parsed["chosen"], parsed["rejected"]
+    if chosen[:-1] != rejected[:-1]:
+        check.fail("rejected", "its conversation before the last answer differs from chosen's")
+        return "", [], "", ""
+    instruction = check.checked_text("chosen", chosen[-2][1].strip(), MAX_INSTRUCTION_CHARS)
+    history = [{"role": r, "content": c.strip()} for r, c in chosen[:-2]]
+    output = check.checked_text("chosen", chosen[-1][1].strip(), MAX_OUTPUT_CHARS)
+    rejected_output = check.checked_text("rejected", rejected[-1][1].strip(), MAX_OUTPUT_CHARS)
+    return instruction, history, output, rejected_output
+
+
+def _hh_turns(text: str) -> list[tuple[str, str]]:
+    """(role, text) of each turn of an HH-RLHF transcript; empty when it has no turn marker
+    at its start."""
+    parts = _HH_TURN.split(text if text.startswith("\n\n") else "\n\n" + text)
+    if parts[0].strip():
+        return []
+    return [(_HH_ROLES[parts[i]], parts[i + 1]) for i in range(1, len(parts) - 1, 2)]

@@ -6,12 +6,21 @@ of the tuples below) rather than naming kinds. Adding a kind: see docs/where-to-
 
 from functools import cache
 
-from labeling.kinds import answer, compare, edit, rank, rate, write
-from labeling.kinds.base import DemonstrationKind, Figure, JudgementKind, Kind, Records, Shows
+from labeling.kinds import answer, compare, continuation, edit, rank, rate, write
+from labeling.kinds.base import (
+    DemonstrationKind,
+    Figure,
+    JudgementKind,
+    Kind,
+    PromptKind,
+    Records,
+    Shows,
+)
 
 # In TaskKind's order, which is the order the round-robin of the queue follows.
 KINDS: dict[str, Kind] = {
-    module.KIND.value: module.KIND for module in (write, answer, rank, compare, rate, edit)
+    module.KIND.value: module.KIND
+    for module in (write, answer, rank, compare, rate, edit, continuation)
 }
 
 __all__ = [
@@ -20,6 +29,7 @@ __all__ = [
     "Figure",
     "JudgementKind",
     "Kind",
+    "PromptKind",
     "Records",
     "Shows",
     "agreement_kinds",

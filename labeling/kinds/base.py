@@ -1,9 +1,10 @@
 """What a task kind is: what its tasks show, what they record, how a submission is checked.
 
-One module per kind (write, answer, rank, compare, rate, edit) describes it over this base,
-the way Django's session backends sit over sessions/backends/base.py; labeling.kinds lists
-them. The queue, payload checks, gold, agreement, exports, the workspace template, its form
-and its script read the kind instead of keeping their own sets of kind names.
+One module per kind (write, answer, rank, compare, rate, edit, continue) describes it over
+this base, the way Django's session backends sit over sessions/backends/base.py;
+labeling.kinds lists them. The queue, payload checks, gold, agreement, exports, the workspace
+template, its form and its script read the kind instead of keeping their own sets of kind
+names.
 
 Checks here are pure functions over plain values (no ORM): each returns the cleaned value to
 store or raises ValidationError keyed by the form field, with a message the workspace shows
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from labeling.models import Demonstration, Judgement, TaskKind
 
@@ -44,6 +46,7 @@ class Records(enum.Enum):
 
     JUDGEMENT = "judgement"
     DEMONSTRATION = "demonstration"
+    PROMPT = "prompt"  # a new prompt: the conversation continued by the annotator's turn
 
 
 class Figure(enum.StrEnum):
@@ -141,10 +144,12 @@ class JudgementKind(Kind):
         outcome = outcome or self.outcomes[0]
         if outcome not in self.outcomes:
             names = ", ".join(str(Judgement.Outcome(value).label) for value in self.outcomes)
-            raise ValidationError({"outcome": f"For this task the outcome is one of: {names}."})
+            message = _("For this task the outcome is one of: %(names)s.")
+            raise ValidationError({"outcome": message % {"names": names}})
         if outcome in NEEDS_REASON and not reason.strip():
             label = Judgement.Outcome(outcome).label
-            raise ValidationError({"reason": f'Say briefly why you chose "{label}".'})
+            message = _("Say briefly why you chose “%(label)s”.")
+            raise ValidationError({"reason": message % {"label": label}})
         return outcome
 
     def verdict_clean(self, *, outcome: str, shown: list[int], ranking, choice, ratings) -> dict:
@@ -159,6 +164,17 @@ class DemonstrationKind(Kind):
 
     records: ClassVar[Records] = Records.DEMONSTRATION
     origin: str = Demonstration.Origin.ANSWERED
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromptKind(Kind):
+    """A kind whose tasks record a new prompt (labeling.kinds.continuation)."""
+
+    records: ClassVar[Records] = Records.PROMPT
+
+    @property
+    def submit_key(self) -> str:
+        return "Ctrl+Enter"
 
 
 def positions_label(ids, shown: list[int]) -> str:

@@ -27,7 +27,7 @@ NO_WINNER = (Judgement.Choice.TIE, Judgement.Choice.BOTH_BAD)
 def choice_clean(choice: str | None) -> str:
     """One of Judgement.Choice: a (left), b (right), tie, both_bad."""
     if choice not in Judgement.Choice.values:
-        raise ValidationError({"choice": "Choose A, B, tie or both bad."})
+        raise ValidationError({"choice": _("Choose A, B, tie or both bad.")})
     return choice
 
 

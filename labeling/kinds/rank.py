@@ -27,7 +27,7 @@ def ranking_clean(ranking, *, shown: list[int]) -> list[list[int]]:
     A bare id stands for a group of one: [5, [7, 8], 6] is [[5], [7, 8], [6]].
     """
     if not isinstance(ranking, list | tuple) or not ranking:
-        raise ValidationError({"ranking": "Rank the completions from best to worst."})
+        raise ValidationError({"ranking": _("Rank the completions from best to worst.")})
     groups: list[list[int]] = []
     try:
         for group in ranking:
@@ -35,23 +35,24 @@ def ranking_clean(ranking, *, shown: list[int]) -> list[list[int]]:
             if members:
                 groups.append([as_id(pk) for pk in members])
     except (TypeError, ValueError):
-        raise ValidationError({"ranking": "The ranking is malformed; reload the task."}) from None
+        message = _("The ranking is malformed; reload the task.")
+        raise ValidationError({"ranking": message}) from None
     ranked = [pk for group in groups for pk in group]
     unknown = set(ranked) - set(shown)
     if unknown:
         raise ValidationError(
-            {"ranking": "The ranking names completions this task does not show; reload it."}
+            {"ranking": _("The ranking names completions this task does not show; reload it.")}
         )
     twice = {pk for pk in ranked if ranked.count(pk) > 1}
     if twice:
         labels = positions_label(twice, shown)
-        raise ValidationError(
-            {"ranking": f"Each completion goes in one place only; ranked twice: {labels}."}
-        )
+        message = _("Each completion goes in one place only; ranked twice: %(labels)s.")
+        raise ValidationError({"ranking": message % {"labels": labels}})
     missing = set(shown) - set(ranked)
     if missing:
         labels = positions_label(missing, shown)
-        raise ValidationError({"ranking": f"Rank every completion; not ranked yet: {labels}."})
+        message = _("Rank every completion; not ranked yet: %(labels)s.")
+        raise ValidationError({"ranking": message % {"labels": labels}})
     return groups
 
 

@@ -25,20 +25,20 @@ def ratings_clean(ratings, *, shown: list[int]) -> dict[str, dict]:
     Keys come back as strings (JSON object keys), flags deduplicated in Flag order.
     """
     if not isinstance(ratings, dict) or not ratings:
-        raise ValidationError({"ratings": "Rate each completion with a thumb up or down."})
+        raise ValidationError({"ratings": _("Rate each completion with a thumb up or down.")})
     try:
         by_id = {as_id(pk): value for pk, value in ratings.items()}
     except (TypeError, ValueError):
-        raise ValidationError({"ratings": "The ratings are malformed; reload the task."}) from None
+        message = _("The ratings are malformed; reload the task.")
+        raise ValidationError({"ratings": message}) from None
     if set(by_id) - set(shown):
         raise ValidationError(
-            {"ratings": "The ratings name completions this task does not show; reload it."}
+            {"ratings": _("The ratings name completions this task does not show; reload it.")}
         )
     missing = set(shown) - set(by_id)
     if missing:
-        raise ValidationError(
-            {"ratings": f"Rate every completion; not rated yet: {positions_label(missing, shown)}."}
-        )
+        message = _("Rate every completion; not rated yet: %(labels)s.")
+        raise ValidationError({"ratings": message % {"labels": positions_label(missing, shown)}})
     return {str(pk): rating_clean(by_id[pk], label=positions_label([pk], shown)) for pk in shown}
 
 

@@ -2,6 +2,7 @@ from labeling.models.assignment import Assignment
 from labeling.models.completion import Completion
 from labeling.models.demonstration import Demonstration
 from labeling.models.document import Document
+from labeling.models.draft import DraftingJob, DraftPrompt
 from labeling.models.export import DatasetExport
 from labeling.models.judgement import Judgement
 from labeling.models.project import Membership, Project, PromptSelection, Role, TaskKind
@@ -15,6 +16,8 @@ __all__ = [
     "DatasetExport",
     "Demonstration",
     "Document",
+    "DraftPrompt",
+    "DraftingJob",
     "Judgement",
     "Membership",
     "Project",

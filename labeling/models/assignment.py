@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from labeling.models.completion import Completion
 from labeling.models.demonstration import Demonstration
@@ -15,10 +16,13 @@ class Assignment(models.Model):
     """Who holds which task until when. The lock (expires_at) and the overlap live here."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUBMITTED = "submitted", "Submitted"
-        SKIPPED = "skipped", "Skipped"
-        EXPIRED = "expired", "Expired"
+        ACTIVE = "active", _("Active")
+        SUBMITTED = "submitted", _("Submitted")
+        SKIPPED = "skipped", _("Skipped")
+        EXPIRED = "expired", _("Expired")
+        # Claimed for the annotator as their next task while they work on the current one
+        # (the workspace holds it off-screen); it becomes active when shown.
+        PRELOADED = "preloaded", _("Preloaded")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
     prompt = models.ForeignKey(
@@ -27,7 +31,7 @@ class Assignment(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="assignments",
-        help_text="Empty for write tasks: the annotator writes the prompt.",
+        help_text=_("Empty for write tasks: the annotator writes the prompt."),
     )
     item = models.ForeignKey(
         QueueItem,
@@ -35,7 +39,7 @@ class Assignment(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="assignments",
-        help_text="The queue slot this assignment holds; empty for write tasks.",
+        help_text=_("The queue slot this assignment holds; empty for write tasks."),
     )
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
@@ -44,7 +48,7 @@ class Assignment(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     completion_ids = models.JSONField(
-        default=list, blank=True, help_text="Completions shown, in display order."
+        default=list, blank=True, help_text=_("Completions shown, in display order.")
     )
     left_completion = models.ForeignKey(
         Completion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -58,7 +62,7 @@ class Assignment(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assignment",
-        help_text="What a write, answer or edit task produced.",
+        help_text=_("What a write, answer or edit task produced."),
     )
     expires_at = models.DateTimeField()
     skip_reason = models.TextField(blank=True)
@@ -78,12 +82,22 @@ class Assignment(models.Model):
                 condition=Q(status="active"),
                 name="assignment_one_active_per_annotator",
             ),
+            models.UniqueConstraint(
+                fields=["project", "annotator"],
+                condition=Q(status="preloaded"),
+                name="assignment_one_preloaded_per_annotator",
+            ),
         ]
         indexes = [
             models.Index(
                 fields=["project", "expires_at"],
                 condition=Q(status="active"),
                 name="assignment_active_expiry_idx",
+            ),
+            models.Index(
+                fields=["project", "expires_at"],
+                condition=Q(status="preloaded"),
+                name="assignment_preload_expiry_idx",
             ),
             models.Index(
                 fields=["annotator", "project", "status", "submitted_at"],

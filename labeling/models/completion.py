@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from labeling.models.prompt import Prompt
 
@@ -12,9 +13,9 @@ class Completion(models.Model):
     )
     text = models.TextField()
     request_id = models.CharField(
-        max_length=64, blank=True, help_text="Completions sampled in one request share it."
+        max_length=64, blank=True, help_text=_("Completions sampled in one request share it.")
     )
-    index = models.PositiveSmallIntegerField(default=0, help_text="Position within the request.")
+    index = models.PositiveSmallIntegerField(default=0, help_text=_("Position within the request."))
     sampling_params = models.JSONField(default=dict)
     seed = models.BigIntegerField(null=True, blank=True)
     finish_reason = models.CharField(max_length=32, blank=True)
@@ -24,10 +25,17 @@ class Completion(models.Model):
     mean_logprob = models.FloatField(
         null=True,
         blank=True,
-        help_text="Mean log-probability of its sampled tokens (nats), when the server gave them.",
+        help_text=_(
+            "Mean log-probability of its sampled tokens (nats), when the server gave them."
+        ),
+    )
+    drafted_by = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=_("A drafting job's model, when one drafted it as an answer to edit."),
     )
     is_synthetic = models.BooleanField(
-        default=False, help_text="Canned demo text, not sampled from a model server."
+        default=False, help_text=_("Canned demo text, not sampled from a model server.")
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -9,10 +9,10 @@ class Demonstration(models.Model):
     """The SFT unit: a prompt and the output a person wants the model to give."""
 
     class Origin(models.TextChoices):
-        IMPORTED = "imported", "Imported reference"
-        WRITTEN = "written", "Written from scratch"
-        ANSWERED = "answered", "Answer to a given prompt"
-        EDITED = "edited", "Edited model completion"
+        IMPORTED = "imported", _("Imported reference")
+        WRITTEN = "written", _("Written from scratch")
+        ANSWERED = "answered", _("Answer to a given prompt")
+        EDITED = "edited", _("Edited model completion")
 
     class ReviewStatus(models.TextChoices):
         PENDING = "pending", _("Pending review")
@@ -35,7 +35,7 @@ class Demonstration(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="edits",
-        help_text="For edits: the model completion the annotator started from.",
+        help_text=_("For edits: the model completion the annotator started from."),
     )
     rejected_output = models.TextField(
         blank=True,
@@ -45,11 +45,19 @@ class Demonstration(models.Model):
             "preference export pairs the output over it. Empty for most demonstrations."
         ),
     )
+    drafted_by = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=_("The model whose draft the output started from; empty: written by people."),
+    )
+    edit_distance = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Characters the annotator changed in that draft.")
+    )
     review_status = models.CharField(
         max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
     )
     review_reason = models.TextField(
-        blank=True, help_text="Why it was rejected or corrected; shown to the author."
+        blank=True, help_text=_("Why it was rejected or corrected; shown to the author.")
     )
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -62,7 +70,7 @@ class Demonstration(models.Model):
     original_output = models.TextField(
         blank=True,
         max_length=MAX_OUTPUT_CHARS,
-        help_text="The author's output before a reviewer corrected it; empty if uncorrected.",
+        help_text=_("The author's output before a reviewer corrected it; empty if uncorrected."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

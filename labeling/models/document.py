@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from labeling.models.project import Project
 
@@ -18,18 +19,18 @@ class Document(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="documents")
     title = models.CharField(
         max_length=MAX_TITLE_CHARS,
-        help_text="A Markdown file's first heading, a JSON line's title, else the file name.",
+        help_text=_("A Markdown file's first heading, a JSON line's title, else the file name."),
     )
-    text = models.TextField(help_text="The cleaned text (Markdown kept as it was written).")
+    text = models.TextField(help_text=_("The cleaned text (Markdown kept as it was written)."))
     sha256 = models.CharField(
-        max_length=64, editable=False, help_text="SHA-256 of the cleaned text."
+        max_length=64, editable=False, help_text=_("SHA-256 of the cleaned text.")
     )
-    chars = models.PositiveIntegerField(editable=False, help_text="Characters of the text.")
+    chars = models.PositiveIntegerField(editable=False, help_text=_("Characters of the text."))
     source_file = models.CharField(
-        max_length=MAX_SOURCE_CHARS, help_text="The name of the uploaded file."
+        max_length=MAX_SOURCE_CHARS, help_text=_("The name of the uploaded file.")
     )
     source_line = models.PositiveIntegerField(
-        null=True, blank=True, help_text="The line of a JSON Lines file; empty for a whole file."
+        null=True, blank=True, help_text=_("The line of a JSON Lines file; empty for a whole file.")
     )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

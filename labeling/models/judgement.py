@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from labeling.models.assignment import Assignment
 from labeling.models.completion import Completion
@@ -15,27 +16,27 @@ class Judgement(models.Model):
     are derived from these rows, never stored a second time."""
 
     class Outcome(models.TextChoices):
-        RANKED = "ranked", "Ranked"
-        NONE_ACCEPTABLE = "none_acceptable", "None acceptable"
-        CANNOT_JUDGE = "cannot_judge", "Cannot judge"
-        CHOICE = "choice", "Chose in a comparison"
-        RATED = "rated", "Rated"
+        RANKED = "ranked", _("Ranked")
+        NONE_ACCEPTABLE = "none_acceptable", _("None acceptable")
+        CANNOT_JUDGE = "cannot_judge", _("Cannot judge")
+        CHOICE = "choice", _("Chose in a comparison")
+        RATED = "rated", _("Rated")
 
     class Choice(models.TextChoices):
-        A = "a", "A (left) is better"
-        B = "b", "B (right) is better"
-        TIE = "tie", "Tie"
-        BOTH_BAD = "both_bad", "Both bad"
+        A = "a", _("A (left) is better")
+        B = "b", _("B (right) is better")
+        TIE = "tie", _("Tie")
+        BOTH_BAD = "both_bad", _("Both bad")
 
     class Thumb(models.TextChoices):
-        UP = "up", "Thumbs up"
-        DOWN = "down", "Thumbs down"
+        UP = "up", _("Thumbs up")
+        DOWN = "down", _("Thumbs down")
 
     class Flag(models.TextChoices):
-        HARMFUL = "harmful", "Harmful"
-        FACTUALLY_WRONG = "factually_wrong", "Factually wrong"
-        OFF_TOPIC = "off_topic", "Off-topic"
-        PERSONAL_DATA = "personal_data", "Contains personal data"
+        HARMFUL = "harmful", _("Harmful")
+        FACTUALLY_WRONG = "factually_wrong", _("Factually wrong")
+        OFF_TOPIC = "off_topic", _("Off-topic")
+        PERSONAL_DATA = "personal_data", _("Contains personal data")
 
     assignment = models.OneToOneField(
         Assignment, on_delete=models.CASCADE, related_name="judgement"
@@ -49,7 +50,7 @@ class Judgement(models.Model):
     ranking = models.JSONField(
         null=True,
         blank=True,
-        help_text="Tie groups of completion ids, best first: [[5], [7, 8], [6]].",
+        help_text=_("Tie groups of completion ids, best first: [[5], [7, 8], [6]]."),
     )
     choice = models.CharField(max_length=16, choices=Choice.choices, blank=True)
     left_completion = models.ForeignKey(
@@ -61,7 +62,7 @@ class Judgement(models.Model):
     ratings = models.JSONField(
         null=True,
         blank=True,
-        help_text='{completion id: {"thumb", "helpful", "honest", "harmless", "flags"}}',
+        help_text=_('{completion id: {"thumb", "helpful", "honest", "harmless", "flags"}}'),
     )
     reason = models.TextField(blank=True)
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)

@@ -2,25 +2,28 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from training.engine.prompts import DEFAULT_TEXT_TEMPLATE  # Alpaca's layout, one home
 
 
 class TaskKind(models.TextChoices):
-    WRITE = "write", "Write a demonstration"
-    ANSWER = "answer", "Answer a prompt"
-    RANK = "rank", "Rank completions"
-    COMPARE = "compare", "Compare two completions"
-    RATE = "rate", "Rate completions"
-    EDIT = "edit", "Edit a completion"
+    WRITE = "write", _("Write a demonstration")
+    ANSWER = "answer", _("Answer a prompt")
+    RANK = "rank", _("Rank completions")
+    COMPARE = "compare", _("Compare two completions")
+    RATE = "rate", _("Rate completions")
+    EDIT = "edit", _("Edit a completion")
+    CONTINUE = "continue", _("Continue a conversation")
 
 
 class PromptSelection(models.TextChoices):
     """Which prompts get completions and tasks first (labeling.selectors.selection)."""
 
-    ORDER = "order", "In order (oldest first)"
-    RANDOM = "random", "Random (a stable shuffle)"
-    UNCERTAINTY = "uncertainty", "Most uncertain first"
+    ORDER = "order", _("In order (oldest first)")
+    RANDOM = "random", _("Random (a stable shuffle)")
+    UNCERTAINTY = "uncertainty", _("Most uncertain first")
 
 
 def default_task_kinds() -> list[str]:
@@ -30,23 +33,55 @@ def default_task_kinds() -> list[str]:
 def text_template_validate(value: str) -> None:
     missing = [name for name in ("{instruction}", "{output}") if name not in value]
     if missing:
-        raise ValidationError(f"The template needs {' and '.join(missing)}.")
+        names = gettext(" and ").join(missing)
+        raise ValidationError(gettext("The template needs %(names)s.") % {"names": names})
     if value.count("{output}") > 1:
-        raise ValidationError("Use {output} once: the text before it is the prompt.")
+        raise ValidationError(gettext("Use {output} once: the text before it is the prompt."))
+
+
+def task_kind_weights_validate(weights, *, enabled: list[str]) -> None:
+    """Weights are whole numbers of at least 0 by known kind, and an enabled kind weighs more
+    than 0 (else the queue could pick none of them first)."""
+    if not isinstance(weights, dict):
+        message = gettext("Weights are a mapping of task kind to weight.")
+        raise ValidationError({"task_kinds": message})
+    unknown = sorted(set(weights) - set(TaskKind.values))
+    if unknown:
+        message = gettext("Weights for unknown task kinds: %(kinds)s")
+        raise ValidationError({"task_kinds": message % {"kinds": ", ".join(unknown)}})
+    for kind, weight in weights.items():
+        if isinstance(weight, bool) or not isinstance(weight, int):
+            message = gettext("The weight of “%(kind)s” must be a whole number.")
+            raise ValidationError({"task_kinds": message % {"kind": kind}})
+        if weight < 0:
+            message = gettext("The weight of “%(kind)s” cannot be negative.")
+            raise ValidationError({"task_kinds": message % {"kind": kind}})
+    if enabled and all(weights.get(kind, 1) == 0 for kind in enabled):
+        message = gettext("At least one enabled task kind needs a weight above 0.")
+        raise ValidationError({"task_kinds": message})
 
 
 class Project(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
-    guidelines = models.TextField(blank=True, help_text="Markdown, shown beside every task.")
+    guidelines = models.TextField(blank=True, help_text=_("Markdown, shown beside every task."))
     task_kinds = models.JSONField(
         default=default_task_kinds,
         help_text="Task kinds annotators get in this project: " + ", ".join(TaskKind.values),
     )
+    task_kind_weights = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Each enabled kind's weight: the queue picks the kind of the next task in these "
+            "proportions while the kinds have work (a kind not named weighs 1). A kind of "
+            "weight 0 is handed out only when no other kind has work."
+        ),
+    )
     completions_per_prompt = models.PositiveSmallIntegerField(
         default=4,
         validators=[MinValueValidator(2), MaxValueValidator(9)],
-        help_text="n: completions generated for each prompt (ranking uses all of them).",
+        help_text=_("n: completions generated for each prompt (ranking uses all of them)."),
     )
     temperature = models.FloatField(
         default=0.8, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)]
@@ -61,7 +96,7 @@ class Project(models.Model):
         max_length=16,
         choices=PromptSelection.choices,
         default=PromptSelection.ORDER,
-        help_text=(
+        help_text=_(
             "Which prompts are generated and handed out first: in order, in a stable random "
             "order, or those the live model is least sure of (its completions' log-probability "
             "spread, and how split the annotators' votes were) first."
@@ -70,12 +105,12 @@ class Project(models.Model):
     overlap = models.PositiveSmallIntegerField(
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(20)],
-        help_text="How many different annotators judge each prompt.",
+        help_text=_("How many different annotators judge each prompt."),
     )
     gold_share = models.FloatField(
         default=0.0,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text=(
+        help_text=_(
             "Probability that the next rank or compare task is a gold item the annotator has "
             "not judged yet. Above 0, every annotator gets each gold item once, past the "
             "overlap, so gold accuracy covers all of them (0: gold items are ordinary ones)."
@@ -84,7 +119,7 @@ class Project(models.Model):
     compare_share = models.FloatField(
         default=0.25,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text=(
+        help_text=_(
             "Share of prompts whose compare task puts a completion of the live version beside "
             "one of the version it replaced (sides hidden and random), so annotators' choices "
             "give the new version's win rate. Those prompts also get completions of the "
@@ -94,11 +129,23 @@ class Project(models.Model):
     text_template = models.TextField(
         default=DEFAULT_TEXT_TEMPLATE,
         validators=[text_template_validate],
-        help_text=(
+        help_text=_(
             "How the plain-text export renders a demonstration for base models without a chat "
             "template: {instruction}, {input} and {output} are replaced; a paragraph whose "
             "placeholder is empty is left out. The text before {output} is the prompt."
         ),
+    )
+    drafting_url = models.URLField(
+        blank=True,
+        help_text=_(
+            "An OpenAI-compatible server that drafts instructions and answers (a larger "
+            "teacher); empty: the served model drafts."
+        ),
+    )
+    drafting_model = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=_("The model name on the drafting server; empty: the live version's."),
     )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
@@ -116,9 +163,11 @@ class Project(models.Model):
 
         unknown = sorted(set(self.task_kinds or []) - set(TaskKind.values))
         if unknown:
-            raise ValidationError({"task_kinds": f"Unknown task kinds: {', '.join(unknown)}"})
+            message = gettext("Unknown task kinds: %(kinds)s") % {"kinds": ", ".join(unknown)}
+            raise ValidationError({"task_kinds": message})
         if not self.task_kinds:
-            raise ValidationError({"task_kinds": "Enable at least one task kind."})
+            raise ValidationError({"task_kinds": gettext("Enable at least one task kind.")})
+        task_kind_weights_validate(self.task_kind_weights, enabled=self.task_kinds)
 
     @property
     def sampling_params(self) -> dict:
@@ -126,9 +175,9 @@ class Project(models.Model):
 
 
 class Role(models.TextChoices):
-    ANNOTATOR = "annotator", "Annotator"
-    REVIEWER = "reviewer", "Reviewer"
-    ADMIN = "admin", "Project admin"
+    ANNOTATOR = "annotator", _("Annotator")
+    REVIEWER = "reviewer", _("Reviewer")
+    ADMIN = "admin", _("Project admin")
 
 
 class Membership(models.Model):

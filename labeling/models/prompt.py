@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from labeling.models.project import Project
 
@@ -13,12 +14,12 @@ class Prompt(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
     instruction = models.TextField(max_length=MAX_INSTRUCTION_CHARS)
     input = models.TextField(
-        blank=True, max_length=MAX_INPUT_CHARS, help_text="Optional input or context."
+        blank=True, max_length=MAX_INPUT_CHARS, help_text=_("Optional input or context.")
     )
     category = models.CharField(max_length=MAX_SHORT_CHARS, blank=True)
-    language = models.CharField(max_length=16, blank=True, help_text="BCP 47 code, e.g. en, ko.")
+    language = models.CharField(max_length=16, blank=True, help_text=_("BCP 47 code, e.g. en, ko."))
     source = models.CharField(
-        max_length=MAX_SHORT_CHARS, blank=True, help_text="Where the prompt came from."
+        max_length=MAX_SHORT_CHARS, blank=True, help_text=_("Where the prompt came from.")
     )
     history = models.JSONField(
         default=list,
@@ -30,6 +31,16 @@ class Prompt(models.Model):
         ),
     )
     metadata = models.JSONField(default=dict, blank=True)
+    drafted_by = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=_("The model that drafted it (name and version); empty: written by people."),
+    )
+    draft_edit_distance = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Characters its reviewer changed in the draft (0: accepted as is)."),
+    )
     gold_verdict = models.JSONField(
         null=True,
         blank=True,
@@ -42,7 +53,7 @@ class Prompt(models.Model):
     dedupe_key = models.CharField(
         max_length=64,
         editable=False,
-        help_text="SHA-256 of the normalized history, instruction and input.",
+        help_text=_("SHA-256 of the normalized history, instruction and input."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

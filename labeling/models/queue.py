@@ -9,6 +9,7 @@ labeling.services.queue), which keeps the open set small however large the proje
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from labeling.models.project import Project, TaskKind
 from labeling.models.prompt import Prompt
@@ -24,7 +25,7 @@ class QueueItem(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="queue_items",
-        help_text="Whose completions are shown; empty for kinds that show none (answer).",
+        help_text=_("Whose completions are shown; empty for kinds that show none (answer)."),
     )
     versus = models.ForeignKey(
         "training.ModelVersion",
@@ -56,7 +57,7 @@ class QueueItem(models.Model):
     shuffle = models.FloatField(
         default=0.0,
         db_default=0.0,
-        help_text="A stable random rank in [0, 1) of the prompt: the 'random' prompt selection.",
+        help_text=_("A stable random rank in [0, 1) of the prompt: the 'random' prompt selection."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

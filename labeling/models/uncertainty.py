@@ -2,6 +2,7 @@
 orders by (the formula is in labeling.quality.uncertainty), and how far votes are counted."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from labeling.models.prompt import Prompt
 
@@ -27,11 +28,13 @@ class PromptUncertainty(models.Model):
     votes_split = models.FloatField(
         null=True,
         blank=True,
-        help_text="1 - agreement of the annotators' votes on these completions (0 to 1); "
-        "empty until two annotators judged them.",
+        help_text=_(
+            "1 - agreement of the annotators' votes on these completions (0 to 1); "
+            "empty until two annotators judged them."
+        ),
     )
     score = models.FloatField(
-        default=0.0, help_text="The two combined, 0 (sure) to 1 (unsure); higher goes first."
+        default=0.0, help_text=_("The two combined, 0 (sure) to 1 (unsure); higher goes first.")
     )
     updated_at = models.DateTimeField(auto_now=True)
 

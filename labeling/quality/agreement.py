@@ -174,3 +174,47 @@ def mean_tau_of(taus: dict[tuple[int, int], Tau], annotator_id: int) -> Tau:
             total += figure.tau * figure.items
             items += figure.items
     return Tau(total / items if items else None, items)
+
+
+@dataclass(frozen=True)
+class Share:
+    """How often an annotator's order of two completions matched another annotator's."""
+
+    agreed: int
+    compared: int  # (pair, other annotator) couples where both gave an order
+
+    @property
+    def rate(self) -> float | None:
+        return self.agreed / self.compared if self.compared else None
+
+
+def pair_orders(rows: Iterable[JudgementRow]) -> list[Value]:
+    """Each judgement's order of two completions of a prompt, unit (prompt, lower id, higher
+    id): +1 the lower id was preferred, -1 the higher, 0 tie. A ranking gives every pair it
+    ranks, a comparison its pair (both_bad gives none)."""
+    rows = list(rows)
+    values = compare_values(rows)
+    for row in rows:
+        if row.kind not in agreement_kinds(Figure.RANKING) or not row.ranking:
+            continue
+        positions = rank_positions(row.ranking)
+        for low, high in combinations(sorted(positions), 2):
+            order = float(np.sign(positions[high] - positions[low]))
+            values.append(Value(row.annotator_id, (row.prompt_id, low, high), order))
+    return values
+
+
+def agreement_with_others(values: Iterable[Value]) -> dict[int, Share]:
+    """Per annotator: of the pairs another annotator ordered too, how often they ordered them
+    alike (each other annotator counts once per pair; an annotator's repeat: last wins)."""
+    by_unit: dict[tuple, dict[int, float]] = defaultdict(dict)
+    for value in values:
+        by_unit[value.unit][value.annotator_id] = value.value
+    tally: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for coded in by_unit.values():
+        for annotator, order in coded.items():
+            for other, other_order in coded.items():
+                if other != annotator:
+                    tally[annotator][0] += int(order == other_order)
+                    tally[annotator][1] += 1
+    return {annotator: Share(agreed, compared) for annotator, (agreed, compared) in tally.items()}

@@ -16,7 +16,8 @@ from labeling.access import projects_administered_by
 from labeling.models import Completion, DatasetExport, Demonstration, Judgement, Project, Prompt
 from training.models import ModelVersion
 
-PROMPT_FIELDS = ("pk", "instruction", "input", "category")
+PROMPT_FIELDS = ("pk", "instruction", "input", "category", "history", "drafted_by")
+PROMPT_FIELDS += ("draft_edit_distance",)
 JUDGEMENT_FIELDS = (
     "pk",
     "prompt_id",
@@ -29,7 +30,17 @@ JUDGEMENT_FIELDS = (
     "right_completion_id",
     "ratings",
 )
-DEMONSTRATION_FIELDS = ("pk", "prompt_id", "output", "origin", "author_id", "source_completion_id")
+DEMONSTRATION_FIELDS = (
+    "pk",
+    "prompt_id",
+    "output",
+    "origin",
+    "author_id",
+    "source_completion_id",
+    "rejected_output",
+    "drafted_by",
+    "edit_distance",
+)
 
 
 def export_prompt_chunks(

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from labeling.exports.derive import choice_votes, ranking_votes
 from labeling.exports.flags import NEVER_CHOSEN, PERSONAL_DATA, assessments_of
@@ -17,12 +18,15 @@ from labeling.models import Completion, Demonstration, Judgement, Project, Promp
 from labeling.quality.agreement import (
     Alpha,
     JudgementRow,
+    Share,
     Tau,
+    agreement_with_others,
     alpha_without,
     compare_values,
     krippendorff_alpha,
     likert_values,
     mean_tau_of,
+    pair_orders,
     pairwise_tau,
     ranking_values,
 )
@@ -48,6 +52,7 @@ class AnnotatorAgreement:
     ranking_contribution: float | None  # project alpha minus alpha without them
     likert_contribution: float | None
     mean_tau: Tau
+    with_others: Share  # how often they ordered a pair of completions as another annotator did
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,8 @@ def judgement_rows(judgements: QuerySet[Judgement]) -> list[JudgementRow]:
     return [JudgementRow(*values) for values in judgements.values_list(*fields)]
 
 
-def _judged(project: Project, since: datetime | None = None) -> QuerySet[Judgement]:
+def judgements_in(project: Project, since: datetime | None = None) -> QuerySet[Judgement]:
+    """The project's judgements of the kinds agreement reads (since `since`), in id order."""
     judgements = Judgement.objects.filter(prompt__project=project, kind__in=judgement_kinds())
     if since is not None:
         judgements = judgements.filter(created_at__gte=since)
@@ -88,7 +94,7 @@ def _judged(project: Project, since: datetime | None = None) -> QuerySet[Judgeme
 
 def agreement_for(project: Project, *, since: datetime | None = None) -> Agreement:
     """Agreement over the project's prompts that several annotators judged."""
-    rows = judgement_rows(_judged(project, since))
+    rows = judgement_rows(judgements_in(project, since))
     annotators_of: dict[int, set[int]] = defaultdict(set)
     for row in rows:
         annotators_of[row.prompt_id].add(row.annotator_id)
@@ -112,13 +118,13 @@ def agreement_alphas_for(project: Project) -> dict[str, dict]:
     """Krippendorff's alpha (ordinal) over rankings, Likert scores and comparisons, for the
     export manifest: only the judgements of prompts with two or more annotators are read."""
     overlapping = (
-        _judged(project)
+        judgements_in(project)
         .values("prompt_id")
         .annotate(annotators=Count("annotator_id", distinct=True))
         .filter(annotators__gte=2)
         .values("prompt_id")
     )
-    rows = judgement_rows(_judged(project).filter(prompt_id__in=overlapping))
+    rows = judgement_rows(judgements_in(project).filter(prompt_id__in=overlapping))
     alphas = {
         "ranking": krippendorff_alpha(ranking_values(rows)),
         "likert": krippendorff_alpha(likert_values(rows)),
@@ -128,6 +134,7 @@ def agreement_alphas_for(project: Project) -> dict[str, dict]:
 
 
 def _per_annotator(rows, ranks, likerts, ranking, likert, taus) -> list[AnnotatorAgreement]:
+    with_others = agreement_with_others(pair_orders(rows))
     counts: dict[int, int] = defaultdict(int)
     for row in rows:
         counts[row.annotator_id] += 1
@@ -147,6 +154,7 @@ def _per_annotator(rows, ranks, likerts, ranking, likert, taus) -> list[Annotato
             ranking_contribution=contribution(ranking, ranks, pk),
             likert_contribution=contribution(likert, likerts, pk),
             mean_tau=mean_tau_of(taus, pk),
+            with_others=with_others.get(pk, Share(0, 0)),
         )
         for pk in sorted(counts)
     ]
@@ -335,10 +343,10 @@ def flag_counts(project: Project) -> list[FlagCount]:
 
 def _flag_effect(flag: str) -> str:
     if flag == PERSONAL_DATA:
-        return "left out of every export"
+        return gettext("left out of every export")
     if flag in NEVER_CHOSEN:
-        return "never a chosen answer nor a desirable KTO example"
-    return "counted only"
+        return gettext("never a chosen answer nor a desirable KTO example")
+    return gettext("counted only")
 
 
 @dataclass(frozen=True)
@@ -358,6 +366,7 @@ class Dashboard:
     leaderboard: Leaderboard
     leaderboard_chart: object
     gold: list[GoldAccuracy]
+    scorecards: object  # labeling.selectors.scorecards.Scorecards
     head_to_head: object  # labeling.selectors.head_to_head.HeadToHead
     flags: list[FlagCount]
 
@@ -367,11 +376,13 @@ def dashboard_for(project: Project, *, now: datetime | None = None) -> Dashboard
     from labeling.quality.charts import bar_chart, line_points, polyline
     from labeling.selectors.generation import generation_status
     from labeling.selectors.head_to_head import version_head_to_head
+    from labeling.selectors.scorecards import scorecards_for
     from labeling.selectors.selection import queue_head
 
     per_hour = judgements_per_hour(project, now=now)
     agreement = agreement_for(project)
     board = leaderboard_for(project)
+    gold = gold_accuracy_for(project)
     points = line_points([(week.week, week.ranking.alpha) for week in agreement.weeks])
     shift = min((row.score.low for row in board.rows), default=0.0)
     return Dashboard(
@@ -393,7 +404,8 @@ def dashboard_for(project: Project, *, now: datetime | None = None) -> Dashboard
         leaderboard_chart=bar_chart(
             [(f"v{row.version.number}", row.score.score - shift) for row in board.rows]
         ),
-        gold=gold_accuracy_for(project),
+        gold=gold,
+        scorecards=scorecards_for(project, agreement=agreement, gold=gold),
         head_to_head=version_head_to_head(project),
         flags=flag_counts(project),
     )

@@ -4,6 +4,7 @@ Blind by design: nothing here returns another annotator's judgements or demonstr
 workspace gets a TaskView (prompt, completions in display order, guidelines) and nothing else.
 """
 
+import random
 from dataclasses import dataclass
 from datetime import datetime, time
 
@@ -38,6 +39,7 @@ class PromptView:
     instruction: str
     input: str
     category: str
+    history: tuple = ()  # the conversation before this turn: {"role", "content"} dicts
 
 
 @dataclass(frozen=True)
@@ -87,14 +89,34 @@ def enabled_kinds(project: Project) -> list[str]:
     return [kind.value for kind in TaskKind if kind.value in chosen]
 
 
-def kinds_in_turn(*, project: Project, last_kind: str | None) -> list[str]:
-    """Enabled kinds, starting after `last_kind`, the kind of the annotator's latest task:
-    a round-robin, so each enabled kind gets an equal share while it has work."""
-    kinds = enabled_kinds(project)
-    if last_kind in kinds:
-        start = kinds.index(last_kind) + 1
-        kinds = kinds[start:] + kinds[:start]
-    return kinds
+def kind_weights(project: Project) -> dict[str, int]:
+    """Each enabled kind's weight in the project's mix (1 where the project names none)."""
+    weights = project.task_kind_weights or {}
+    return {kind: weights.get(kind, 1) for kind in enabled_kinds(project)}
+
+
+def kinds_in_turn(*, project: Project, last_kind: str | None, rng: random.Random) -> list[str]:
+    """Enabled kinds in the order the next task tries them.
+
+    Equal weights: a round-robin starting after `last_kind`, the kind of the annotator's
+    latest task, so each kind gets an exact equal share while it has work. Otherwise the
+    first kind is drawn by weight (then the next of those left, and so on), so hand-outs
+    follow the weights; kinds of weight 0 come last, only when no other kind has work.
+    """
+    weights = kind_weights(project)
+    kinds = list(weights)
+    if len(set(weights.values())) <= 1:
+        if last_kind in kinds:
+            start = kinds.index(last_kind) + 1
+            kinds = kinds[start:] + kinds[:start]
+        return kinds
+    drawn: list[str] = []
+    left = [kind for kind in kinds if weights[kind] > 0]
+    while left:
+        kind = rng.choices(left, weights=[weights[kind] for kind in left])[0]
+        drawn.append(kind)
+        left.remove(kind)
+    return drawn + [kind for kind in kinds if weights[kind] == 0]
 
 
 def assignment_current(
@@ -190,7 +212,12 @@ def task_view(*, assignment: Assignment) -> TaskView:
         kind_label=TaskKind(assignment.kind).label,
         token=str(assignment.token),
         prompt=(
-            PromptView(instruction=prompt.instruction, input=prompt.input, category=prompt.category)
+            PromptView(
+                instruction=prompt.instruction,
+                input=prompt.input,
+                category=prompt.category,
+                history=tuple(prompt.history),
+            )
             if prompt is not None and not kind_of(assignment.kind).writes_prompt
             else None
         ),

@@ -159,10 +159,7 @@ def demo_project_ensure() -> tuple[Project, bool]:
 
 def demo_prompts_ensure(*, project: Project) -> tuple[int, int]:
     """Add the demo prompts the project lacks; returns (prompts created, references created)."""
-    keyed = {
-        prompt_dedupe_key(instruction=item.instruction, input=item.input): item
-        for item in DEMO_PROMPTS
-    }
+    keyed = {prompt_dedupe_key(**item.dedupe_key_parts): item for item in DEMO_PROMPTS}
     existing = {
         prompt.dedupe_key: prompt
         for prompt in Prompt.objects.filter(project=project, dedupe_key__in=keyed)
@@ -178,6 +175,7 @@ def demo_prompts_ensure(*, project: Project) -> tuple[int, int]:
                 category=item.category,
                 language=item.language,
                 source=DEMO_SOURCE,
+                history=list(item.history),
             )
             prompts_created += 1
         if item.reference:
@@ -236,7 +234,7 @@ def demo_completions_ensure(*, project: Project) -> dict[int, dict[int, int]]:
     """Canned completions (is_synthetic) of every demo prompt by the base version (v0);
     returns {prompt id: {completion id: quality}} (0 best, see labeling.demo.completions)."""
     version = base_version_ensure(project=project)
-    items = {prompt_dedupe_key(instruction=i.instruction, input=i.input): i for i in DEMO_PROMPTS}
+    items = {prompt_dedupe_key(**i.dedupe_key_parts): i for i in DEMO_PROMPTS}
     prompts = list(Prompt.objects.filter(project=project, dedupe_key__in=items).order_by("pk"))
     canned = {
         prompt.pk: canned_completions(items[prompt.dedupe_key], project.completions_per_prompt)

@@ -19,6 +19,7 @@ BOOLEAN_OPTION_KEYS = {
     "kto_from_rankings",
     "conversational",
     "near_duplicates",
+    "human_only",
 }
 SCORE_OPTION_KEYS = set(MIN_CHOSEN_OPTIONS)  # a 1-5 minimum score of a chosen answer
 OPTION_KEYS = BOOLEAN_OPTION_KEYS | SCORE_OPTION_KEYS

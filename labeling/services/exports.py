@@ -22,6 +22,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.refusals import Refusal, RefusalCode
 from labeling.exports.formats import annotator_pseudonym, split_unit
@@ -178,9 +179,8 @@ def dataset_export_again(
     one stays as the record of what happened. The settings are checked again as for a new
     request (a model version the filters name may be gone: ValidationError)."""
     if export.status != DatasetExport.Status.FAILED:
-        raise DatasetExportRefused(
-            f"Export #{export.pk} is {export.status}: only a failed export is started again."
-        )
+        message = _("Export #%(export)s is %(status)s: only a failed export is started again.")
+        raise DatasetExportRefused(message % {"export": export.pk, "status": export.status})
     again = dataset_export_create(
         project=export.project,
         format=export.format,
@@ -253,6 +253,7 @@ def _manifest(export: DatasetExport, spec: ExportSpec, figures: dict) -> dict:
         "format": export.format,
         "file_format": "parquet" if export.parquet else "jsonl",
         "conversational": spec.conversational if export.format in ("preference", "kto") else None,
+        "conversation_rendering": _conversation_rendering(export.format, spec),
         "rule": export.rule,
         "filters": filters,
         "options": export.options,
@@ -268,6 +269,18 @@ def _manifest(export: DatasetExport, spec: ExportSpec, figures: dict) -> dict:
         "created_at": export.created_at.isoformat(),
         "finished_at": timezone.now().isoformat(),
     }
+
+
+def _conversation_rendering(format: str, spec: ExportSpec) -> str:
+    """How the rows hold a conversation's earlier turns (prompts.conversations counts them)."""
+    if format == "messages" or (format in ("preference", "kto") and spec.conversational):
+        return "messages: every turn, in order, before the user turn"
+    if format in ("alpaca", "dolly", "text", "preference", "kto"):
+        return (
+            "flattened into the instruction: one 'System: ' / 'User: ' / 'Assistant: ' "
+            "paragraph per earlier turn, then 'User: ' and the instruction"
+        )
+    return "none"
 
 
 def _failure_message(exc: BaseException) -> str:

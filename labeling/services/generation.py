@@ -88,8 +88,9 @@ def completion_jobs(
     compare: ModelVersion | None = None,
     compare_share: float = 0.0,
 ) -> list[ChatJob]:
-    """One request of n completions per prompt and version: chat messages, or for a base
-    model without a chat template the project's text template (prompts.prompt_request)."""
+    """One request of n completions per prompt and version: chat messages (the whole
+    conversation, then the prompt's user turn), or for a base model without a chat template
+    the project's text template (prompts.prompt_request)."""
     sampling = project_sampling(project)
     style, template = base_model_prompt_style(), TextTemplate(project.text_template)
     versions_for = {prompt.pk: [live] for prompt in prompts}
@@ -105,7 +106,11 @@ def completion_jobs(
     jobs = []
     for prompt in prompts:
         request = prompt_request(
-            style, template, instruction=prompt.instruction, input=prompt.input
+            style,
+            template,
+            instruction=prompt.instruction,
+            input=prompt.input,
+            history=prompt.history,
         )
         for version in versions_for[prompt.pk]:
             seed = secrets.randbelow(2**31) if send_seed() else None

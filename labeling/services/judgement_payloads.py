@@ -7,6 +7,7 @@ the form field.
 """
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from labeling.kinds import JudgementKind, kind_of
 from labeling.kinds.base import as_id
@@ -36,7 +37,7 @@ def time_spent_clean(time_spent_ms) -> int:
     try:
         value = as_id(time_spent_ms)
     except (TypeError, ValueError):
-        raise ValidationError({"time_spent_ms": "Time spent must be a whole number."}) from None
+        raise ValidationError({"time_spent_ms": _("Time spent must be a whole number.")}) from None
     if value < 0:
-        raise ValidationError({"time_spent_ms": "Time spent cannot be negative."})
+        raise ValidationError({"time_spent_ms": _("Time spent cannot be negative.")})
     return min(value, 2**31 - 1)

@@ -14,6 +14,7 @@ def project_create(
     slug: str,
     guidelines: str = "",
     task_kinds: list[str] | None = None,
+    task_kind_weights: dict[str, int] | None = None,
     completions_per_prompt: int = 4,
     overlap: int = 1,
     temperature: float = 0.8,
@@ -34,6 +35,8 @@ def project_create(
     )
     if task_kinds is not None:
         project.task_kinds = task_kinds
+    if task_kind_weights is not None:
+        project.task_kind_weights = task_kind_weights
     if compare_share is not None:
         project.compare_share = compare_share
     project.full_clean()

@@ -167,7 +167,10 @@ def _batch_write(
     *, project: Project, rows: list[ImportRow], last_id_before: int, report: ImportReport
 ) -> None:
     """Insert the rows that are new to the project, each with its reference demonstration."""
-    keyed = [(prompt_dedupe_key(instruction=row.instruction, input=row.input), row) for row in rows]
+    keyed = [
+        (prompt_dedupe_key(instruction=row.instruction, input=row.input, history=row.history), row)
+        for row in rows
+    ]
     known = dict(
         Prompt.objects.filter(
             project=project, dedupe_key__in={key for key, _ in keyed}
@@ -187,6 +190,7 @@ def _batch_write(
         Demonstration(
             prompt=prompt,
             output=row.output,
+            rejected_output=row.rejected_output,
             origin=Demonstration.Origin.IMPORTED,
             review_status=Demonstration.ReviewStatus.PENDING,
         )
@@ -206,6 +210,7 @@ def _prompt(project: Project, key: str, row: ImportRow) -> Prompt:
         language=row.language,
         source=row.source,
         metadata=row.metadata,
+        history=row.history,
         dedupe_key=key,
     )
 

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from labeling.models import Project, Prompt
 from labeling.normalize import prompt_dedupe_key, prompt_normalize
+from training.engine.prompts import conversation_problems
 
 __all__ = [
     "prompt_create",
@@ -24,12 +25,17 @@ ANSWERED = (
 
 
 def prompt_text_check(
-    *, project: Project, instruction: str, input: str = "", prompt: Prompt | None = None
+    *,
+    project: Project,
+    instruction: str,
+    input: str = "",
+    history: list | tuple = (),
+    prompt: Prompt | None = None,
 ) -> None:
     """Refuse, keyed by field, a text that repeats another prompt of the project, or that
     rewords `prompt` once anything answers it: those answers were given to the text as it
     was (case and spacing, which the dedupe key ignores, may still change)."""
-    key = prompt_dedupe_key(instruction=instruction, input=input)
+    key = prompt_dedupe_key(instruction=instruction, input=input, history=history)
     others = Prompt.objects.filter(project=project, dedupe_key=key)
     if prompt is not None:
         others = others.exclude(pk=prompt.pk)
@@ -40,6 +46,23 @@ def prompt_text_check(
     stored = Prompt.objects.filter(pk=prompt.pk).values_list("dedupe_key", flat=True).first()
     if stored != key and _answered(prompt):
         raise ValidationError({"instruction": ANSWERED})
+
+
+def history_check(history: list) -> list[dict[str, str]]:
+    """The turns of a conversation before a user turn, as stored: role and content only;
+    refused on `history` when they are not one (see prompts.conversation_problems)."""
+    turns = []
+    for turn in history:
+        content = turn.get("content") if isinstance(turn, dict) else None
+        if not isinstance(content, str) or not content.strip():
+            raise ValidationError({"history": "Every turn of a conversation needs text."})
+        turns.append({"role": turn.get("role"), "content": content})
+    if turns:
+        problems = conversation_problems([t["role"] for t in turns], complete=False)
+        if problems:
+            index, problem = problems[0]
+            raise ValidationError({"history": f"Turn {index + 1}: {problem}."})
+    return turns
 
 
 def _answered(prompt: Prompt) -> bool:
@@ -61,8 +84,14 @@ def prompt_create(
     language: str = "",
     source: str = "",
     metadata: dict | None = None,
+    history: list | None = None,
+    drafted_by: str = "",
+    draft_edit_distance: int | None = None,
 ) -> Prompt:
-    prompt_text_check(project=project, instruction=instruction, input=input)
+    """A new prompt; `history` (the conversation before it, ending with an assistant turn)
+    makes it the next user turn of that conversation."""
+    history = history_check(history or [])
+    prompt_text_check(project=project, instruction=instruction, input=input, history=history)
     prompt = Prompt(
         project=project,
         instruction=instruction,
@@ -71,7 +100,10 @@ def prompt_create(
         language=language,
         source=source,
         metadata=metadata or {},
-        dedupe_key=prompt_dedupe_key(instruction=instruction, input=input),
+        history=history,
+        drafted_by=drafted_by,
+        draft_edit_distance=draft_edit_distance,
+        dedupe_key=prompt_dedupe_key(instruction=instruction, input=input, history=history),
     )
     prompt.full_clean()
     prompt.save()
@@ -93,11 +125,19 @@ def prompt_update(
     current = Prompt.objects.select_for_update().get(pk=prompt.pk)
     instruction = current.instruction if instruction is None else instruction
     input = current.input if input is None else input
-    prompt_text_check(project=current.project, instruction=instruction, input=input, prompt=current)
+    prompt_text_check(
+        project=current.project,
+        instruction=instruction,
+        input=input,
+        history=current.history,
+        prompt=current,
+    )
     current.instruction, current.input = instruction, input
     if category is not None:
         current.category = category
-    current.dedupe_key = prompt_dedupe_key(instruction=instruction, input=input)
+    current.dedupe_key = prompt_dedupe_key(
+        instruction=instruction, input=input, history=current.history
+    )
     current.full_clean()
     current.save(update_fields=["instruction", "input", "category", "dedupe_key"])
     return current

@@ -1,5 +1,6 @@
-"""An annotator's own work: their demonstrations with the review they got, and their accuracy
-on gold items. Shows nothing of other annotators."""
+"""An annotator's own work: their demonstrations with the review they got, their speed, how
+often they agree with others and their accuracy on gold items. Shows nothing of other
+annotators' work (agreement is one figure over it)."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -7,7 +8,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from labeling.access import project_for
-from labeling.selectors.quality import demonstrations_of, gold_accuracy_for
+from labeling.selectors.quality import demonstrations_of
+from labeling.selectors.scorecards import scorecard_of
 
 MY_WORK_LIMIT = 200
 
@@ -16,10 +18,11 @@ MY_WORK_LIMIT = 200
 @require_GET
 def my_work(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(user=request.user, slug=slug)
-    gold = gold_accuracy_for(project, annotator=request.user)
+    scorecard = scorecard_of(project=project, annotator=request.user)
     context = {
         "project": project,
         "demonstrations": demonstrations_of(project=project, author=request.user)[:MY_WORK_LIMIT],
-        "gold": gold[0] if gold else None,
+        "scorecard": scorecard,
+        "gold": scorecard.gold,
     }
     return render(request, "labeling/my_work.html", context)

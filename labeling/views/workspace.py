@@ -3,10 +3,17 @@
 One view serves the whole page and, for htmx requests, only the task fragment. A submission
 answered over htmx comes back as the next task's fragment (the server claims it in the same
 request, so it appears at once); a plain form POST redirects back to the page (PRG).
+
+Preloading (settings.WORKSPACE_PRELOAD): page and fragment also carry the task after the
+current one, claimed for the annotator (labeling.services.queue.task_preload) and rendered
+in an inert <template>; static/js/workspace.js shows it the moment the annotator submits and
+reconciles with the answer to the submission, which carries the task after that one.
 """
 
+from dataclasses import dataclass
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
@@ -15,6 +22,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -24,6 +32,8 @@ from labeling.kinds import KINDS, Records
 from labeling.markdown import markdown_to_safe_html
 from labeling.models import Assignment, Project
 from labeling.selectors.queue import (
+    Progress,
+    TaskView,
     annotator_progress,
     assignment_current,
     task_view,
@@ -31,9 +41,11 @@ from labeling.selectors.queue import (
 from labeling.services.queue import (
     SubmissionRefused,
     assignment_extend,
+    continuation_submit,
     demonstration_submit,
     judgement_submit,
     task_next,
+    task_preload,
     task_skip,
 )
 from serving.selectors import model_servers_available
@@ -58,7 +70,19 @@ def workspace_login_required(view):
     return wrapper
 
 
+@dataclass(frozen=True)
+class PreloadedTask:
+    """The next task as the page holds it off-screen: what task.html renders for it."""
+
+    task: TaskView
+    form: TaskForm
+    rows: list
+    progress: Progress  # the counts as they are; the answer to the submission updates them
+    server_down: bool
+
+
 @workspace_login_required
+@never_cache  # Back must never show a page of tasks already done or shown (a cached copy)
 @require_http_methods(["GET", "POST"])
 def workspace(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(user=request.user, slug=slug)  # 404 unless a member
@@ -76,7 +100,11 @@ def _submit(request: HttpRequest, project: Project) -> HttpResponse:
     if not form.is_valid():
         return _refused(request, project, form, _form_errors(form))
     token = form.cleaned_data["token"]
-    submit = demonstration_submit if kind.records is Records.DEMONSTRATION else judgement_submit
+    submit = {
+        Records.DEMONSTRATION: demonstration_submit,
+        Records.JUDGEMENT: judgement_submit,
+        Records.PROMPT: continuation_submit,
+    }[kind.records]
     try:
         submit(
             token=token,
@@ -173,6 +201,7 @@ def _render(
     task = task_view(assignment=assignment) if assignment is not None else None
     if task is not None and form is None:
         form = task.kind_spec.form.for_task(task)
+    progress = annotator_progress(annotator=request.user, project=project)
     context = {
         "project": project,
         "task": task,
@@ -181,12 +210,32 @@ def _render(
         "errors": errors,
         "unsaved": unsaved,
         "skip_open": skip_open,
-        "progress": annotator_progress(annotator=request.user, project=project),
+        "progress": progress,
         "server_down": _server_down_note(task),
+        "preload": _preloaded(request, project, progress) if task is not None else None,
+        "lock_seconds": settings.ASSIGNMENT_LOCK_SECONDS,
     }
     if not request.htmx:
         context["guidelines_html"] = markdown_to_safe_html(project.guidelines)
     return render(request, FRAGMENT if request.htmx else PAGE, context, status=status)
+
+
+def _preloaded(request: HttpRequest, project: Project, progress: Progress) -> PreloadedTask | None:
+    """The task after the current one, claimed for the annotator, when preloading is on."""
+    if not settings.WORKSPACE_PRELOAD:
+        return None
+    assignment = task_preload(annotator=request.user, project=project)
+    if assignment is None:
+        return None
+    task = task_view(assignment=assignment)
+    form = task.kind_spec.form.for_task(task)
+    return PreloadedTask(
+        task=task,
+        form=form,
+        rows=form.rows(task.completions),
+        progress=progress,
+        server_down=_server_down_note(task),
+    )
 
 
 def _server_down_note(task) -> bool:

@@ -337,10 +337,12 @@ class ServerPool:
         )
 
     def _next_answering(self, send: Callable[[VLLMClient], ChatResult]) -> ChatResult:
-        """`send` to the next server in turn, then to the others while they are unavailable."""
+        """`send` to the next server in turn, then to the others while they are unavailable
+        or do not have the model (404: an adapter its agent has not loaded back yet)."""
         with self._lock:
             start = next(self._turn) % len(self.clients)
         errors: list[ServerUnavailable] = []
+        missing: list[BadRequest] = []
         for offset in range(len(self.clients)):
             client = self.clients[(start + offset) % len(self.clients)]
             try:
@@ -348,8 +350,16 @@ class ServerPool:
             except ServerUnavailable as exc:
                 log.warning("%s unavailable, trying the next server: %s", client.base_url, exc)
                 errors.append(exc)
+            except BadRequest as exc:
+                if exc.status_code != 404:
+                    raise
+                log.warning("%s lacks the model, trying the next server: %s", client.base_url, exc)
+                missing.append(exc)
+        if not errors:  # every server answered that it has no such model
+            raise missing[0]
         raise ServerUnavailable(
-            "No model server answered: " + "; ".join(str(error) for error in errors)
+            "No model server answered: "
+            + "; ".join([*map(str, errors), *(f"{error.url}: {error}" for error in missing)])
         )
 
     def load_adapter(self, *, name: str, path: str) -> None:

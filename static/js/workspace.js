@@ -48,6 +48,7 @@
     handlerOf(task.dataset.kind).appeared?.(task);
     focusFirst(task);
     task.dataset.ready = "true"; // the keyboard is live (browser tests wait for this)
+    performance.mark("workspace:task-ready"); // the browser benchmark reads it
   }
 
   function focusFirst(task) {
@@ -290,6 +291,7 @@
       onKey: onRateKey,
     },
     edit: {},
+    continue: {},
   };
   const handlerOf = (kind) => KIND_HANDLERS[kind] || {};
 
@@ -317,6 +319,11 @@
       return;
     }
     if (!form || event.target.closest?.("[data-skip]")) return;
+    if (key === "h") {
+      const earlier = $("[data-thread-earlier]", form); // a conversation's folded turns
+      if (earlier) earlier.open = !earlier.open;
+      return;
+    }
     if (key === "s") {
       event.preventDefault();
       openSkip();
@@ -568,19 +575,166 @@
     if (event.target.closest?.("#task")) lockExtend();
   });
 
+  // --- preloading: the next task is already on the page ---------------------------------
+  // The server sends the task after the current one in an inert <template data-preload>
+  // (claimed for the annotator, labeling.services.queue.task_preload). Submitting shows it at
+  // once; the submission goes out in the background, and its answer (the current task as the
+  // server holds it, and the next one to preload) is reconciled with what is on screen:
+  // accepted, the task shown stays as it is and only its lock and counts are brought up to
+  // date; refused (or anything else unexpected), the answer replaces it, as an htmx swap
+  // would: the refused task with what was entered and why. With no preloaded task the form
+  // posts through htmx as before. While a submission is out, another form of the task area
+  // is not sent (as hx-sync="this:drop" did): a double press must not submit the task just
+  // shown.
+
+  let preloaded = null; // { token, fragment } of the next task, or null
+  let inFlight = false;
+
+  const taskArea = () => document.getElementById("task-area");
+  const tokenOf = (root) => $("#task-form input[name=token]", root)?.value || "";
+
+  // Take the preload <template> out of `root` (the page, or an answer): false if it has none.
+  function preloadTake(root) {
+    const template = root && $("template[data-preload]", root);
+    if (!template) return false;
+    preloaded = { token: template.dataset.token, fragment: template.content };
+    template.remove();
+    return true;
+  }
+
+  // The task's own lock, as the server sets it when the task is shown: a full one from now.
+  function lockRestart(root) {
+    const lock = $("[data-lock]", root);
+    const seconds = Number(lock?.dataset.lockSeconds);
+    if (!lock || !seconds) return;
+    const serverNow = Date.now() + clockSkew;
+    lock.dataset.now = new Date(serverNow).toISOString();
+    lock.dataset.expiresAt = new Date(serverNow + seconds * 1000).toISOString();
+  }
+
+  function swapIn(area, nodes) {
+    area.replaceChildren(nodes);
+    window.htmx?.process(area); // the skip form and links of the new task post through htmx
+    taskAppeared();
+  }
+
+  function preloadShow(form) {
+    const area = taskArea();
+    const body = new FormData(form);
+    const next = preloaded;
+    preloaded = null;
+    const submitted = document.createDocumentFragment();
+    submitted.append(...area.childNodes); // kept as it is, in case no answer comes
+    lockRestart(next.fragment);
+    swapIn(area, next.fragment);
+    inFlight = true;
+    area.dataset.pending = "true"; // the submission is out (browser tests wait on this)
+    fetch(form.action, {
+      method: "POST",
+      body,
+      credentials: "same-origin",
+      headers: { "HX-Request": "true", "HX-Current-URL": location.href },
+    })
+      .then(async (response) => {
+        const redirect = response.headers.get("HX-Redirect"); // logged out meanwhile
+        if (redirect) {
+          location.href = redirect;
+          return;
+        }
+        if (!response.ok) throw new Error(String(response.status));
+        reconcile(await response.text(), next.token);
+      })
+      .catch(() => {
+        // No answer: back to the task submitted, everything entered still in it.
+        const shown = document.createDocumentFragment();
+        shown.append(...area.childNodes);
+        swapIn(area, submitted);
+        preloaded = { token: next.token, fragment: shown };
+        requestFailed();
+      })
+      .finally(() => {
+        inFlight = false;
+        delete area.dataset.pending;
+      });
+  }
+
+  // The server's answer: the annotator's current task, with the next one to preload.
+  function reconcile(html, shownToken) {
+    const answer = document.createElement("template");
+    answer.innerHTML = html;
+    const task = $("#task", answer.content);
+    const shown = document.getElementById("task");
+    const clean = task && !$(".errors:not([data-request-error]), .unsaved", task);
+    if (clean && tokenOf(task) === shownToken && tokenOf(shown) === shownToken) {
+      // Accepted, and the task on screen is the one the server now holds for the annotator:
+      // it stays as it is (they may be at work in it already); the lock and counts are the
+      // server's.
+      const lock = $("[data-lock]", shown);
+      const theirs = $("[data-lock]", task);
+      if (lock && theirs) {
+        lock.dataset.expiresAt = theirs.dataset.expiresAt;
+        const serverNow = Date.parse(theirs.dataset.now);
+        if (!Number.isNaN(serverNow)) clockSkew = serverNow - Date.now();
+        lockShow();
+      }
+      const counts = $(".ws-progress", task);
+      if (counts) $(".ws-progress", shown)?.replaceWith(counts);
+      if (!preloadTake(answer.content)) preloaded = null;
+      return;
+    }
+    if (!preloadTake(answer.content)) preloaded = null;
+    swapIn(taskArea(), answer.content);
+  }
+
+  document.addEventListener(
+    "submit",
+    (event) => {
+      const form = event.target;
+      if (!(form instanceof HTMLFormElement) || !form.closest("#task-area")) return;
+      if (inFlight) {
+        event.preventDefault();
+        event.stopImmediatePropagation(); // htmx's own listener on the form would post it
+        return;
+      }
+      if (form.id !== "task-form" || !preloaded || !window.fetch) return; // htmx posts it
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      preloadShow(form);
+    },
+    true,
+  );
+
+  // --- the back button never brings back a task already done --------------------------
+  // Tasks push no history entries (Back leaves the workspace, as before), the page is never
+  // cached (the view says no-store), and a page the browser restores from its back-forward
+  // cache asks the server which task is current, and shows that one if it is another.
+
+  window.addEventListener("pageshow", (event) => {
+    const shown = document.getElementById("task");
+    if (!event.persisted || !shown || inFlight) return;
+    fetch(location.href, { credentials: "same-origin", headers: { "HX-Request": "true" } })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response)))
+      .then((html) => reconcile(html, tokenOf(shown)))
+      .catch(() => {});
+  });
+
   // --- start -----------------------------------------------------------------------------
 
   function start() {
     const guidelines = $("[data-guidelines]");
     if (guidelines && window.matchMedia("(max-width: 60rem)").matches) guidelines.open = false;
+    preloadTake(taskArea());
     taskAppeared();
   }
-  document.addEventListener("htmx:afterSettle", taskAppeared);
+  document.addEventListener("htmx:afterSettle", () => {
+    if (!preloadTake(taskArea())) preloaded = null;
+    taskAppeared();
+  });
   // A failed request swaps nothing: say so, and leave everything typed where it is.
-  const requestFailed = () => {
+  function requestFailed() {
     const note = $("[data-request-error]");
     if (note) note.hidden = false;
-  };
+  }
   document.addEventListener("htmx:responseError", requestFailed);
   document.addEventListener("htmx:sendError", requestFailed);
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

@@ -134,29 +134,6 @@ def test_dolly_context_and_response_become_input_and_reference(project, tmp_path
     assert demonstration_of(tower).output == "In 1889."
 
 
-def test_messages_take_first_user_turn_and_the_answer_after_it(project, tmp_path):
-    conversation = [
-        {"role": "system", "content": "You are terse."},
-        {"role": "user", "content": "What is 2 + 2?"},
-        {"role": "assistant", "content": "4"},
-        {"role": "user", "content": "And 3 + 3?"},
-        {"role": "assistant", "content": "6"},
-    ]
-    path = write_jsonl(
-        tmp_path / "chat.jsonl",
-        [{"messages": conversation}, {"messages": [{"role": "user", "content": "Hello?"}]}],
-    )
-
-    out, _ = import_file(path)
-
-    assert "Imported 2 prompts (1 reference demonstration)" in out
-    prompt = Prompt.objects.get(instruction="What is 2 + 2?")
-    assert demonstration_of(prompt).output == "4"
-    assert prompt.metadata["system"] == "You are terse."
-    assert prompt.metadata["more_messages"] == conversation[3:]
-    assert not Prompt.objects.get(instruction="Hello?").demonstrations.exists()
-
-
 def test_csv_with_bom_and_multiline_cells(project, tmp_path):
     path = tmp_path / "prompts.csv"
     path.write_bytes(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.template.loader import get_template
 
-from labeling.forms.workspace import DemonstrationForm, JudgementForm, TaskForm
+from labeling.forms.workspace import ContinueForm, DemonstrationForm, JudgementForm, TaskForm
 from labeling.kinds import (
     KINDS,
     JudgementKind,
@@ -37,7 +37,11 @@ def test_every_task_kind_has_a_kind_module_in_task_kind_order():
 def test_every_kind_has_its_form_and_templates(value):
     kind = kind_of(value)
     assert issubclass(kind.form, TaskForm)
-    base = JudgementForm if kind.records is Records.JUDGEMENT else DemonstrationForm
+    base = {
+        Records.JUDGEMENT: JudgementForm,
+        Records.DEMONSTRATION: DemonstrationForm,
+        Records.PROMPT: ContinueForm,
+    }[kind.records]
     assert issubclass(kind.form, base)
     get_template(kind.template)
     get_template(kind.hints_template)
@@ -53,7 +57,7 @@ def test_every_kind_has_a_handler_in_the_workspace_script():
 
 
 def test_the_derived_kind_sets():
-    assert completion_kinds() == ("rank", "compare", "rate", "edit")
+    assert completion_kinds() == ("rank", "compare", "rate", "edit", "continue")
     assert judgement_kinds() == ("rank", "compare", "rate")
     assert demonstration_kinds() == ("write", "answer", "edit")
     assert gold_kinds() == ("rank", "compare")
@@ -66,4 +70,12 @@ def test_the_derived_kind_sets():
 
 def test_completions_needed_follows_what_a_kind_shows():
     needed = {value: kind_of(value).completions_needed(per_prompt=4) for value in KINDS}
-    assert needed == {"write": 0, "answer": 0, "rank": 4, "compare": 2, "rate": 4, "edit": 4}
+    assert needed == {
+        "write": 0,
+        "answer": 0,
+        "rank": 4,
+        "compare": 2,
+        "rate": 4,
+        "edit": 4,
+        "continue": 4,
+    }

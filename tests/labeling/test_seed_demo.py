@@ -45,7 +45,17 @@ def test_demo_project_is_set_up_for_all_task_kinds():
     demo_seed()
     project = Project.objects.get(slug="demo")
     assert project.name == "Demo: instructions in English and Korean"
-    assert set(project.task_kinds) == {"write", "answer", "rank", "compare", "rate", "edit"}
+    assert set(project.task_kinds) == {
+        "write",
+        "answer",
+        "rank",
+        "compare",
+        "rate",
+        "edit",
+        "continue",
+    }
+    conversations = Prompt.objects.filter(project=project).exclude(history=[])
+    assert {p.language for p in conversations} == {"en", "ko"}
     assert (project.completions_per_prompt, project.overlap) == (4, 2)
     assert "Ties" in project.guidelines and "Cannot judge" in project.guidelines
     assert "한국어" in project.guidelines
@@ -99,9 +109,9 @@ def test_running_twice_changes_nothing(settings):
     credentials = json.loads((settings.VAR_DIR / "demo_credentials.json").read_text())
     second = _seed(debug=True, settings=settings)
 
-    assert "Demo project 'demo': 60 prompts (60 new), 5 accounts (5 new)" in first
-    assert "Demo project 'demo': 60 prompts (0 new), 5 accounts (0 new)" in second
-    assert Prompt.objects.count() == 60 and User.objects.count() == 5
+    assert "Demo project 'demo': 62 prompts (62 new), 5 accounts (5 new)" in first
+    assert "Demo project 'demo': 62 prompts (0 new), 5 accounts (0 new)" in second
+    assert Prompt.objects.count() == 62 and User.objects.count() == 5
     assert Demonstration.objects.count() == sum(bool(p.reference) for p in DEMO_PROMPTS)
     assert json.loads((settings.VAR_DIR / "demo_credentials.json").read_text()) == credentials
     for username, password in credentials.items():

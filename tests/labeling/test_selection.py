@@ -186,9 +186,10 @@ def test_generation_first_samples_what_the_replaced_version_was_unsure_of():
     assert prompts_needing_completions(project, 4, version=live) == [old, calm, doubtful, new]
 
 
-# task_next once the queue is fed (as many as in order): the current task, expiry, the live
-# version, the pick, the claim, the completions to show, the assignment (and savepoints).
-TASK_NEXT_QUERIES = 9
+# task_next once the queue is fed (as many as in order): the current task, expiry (active and
+# preloaded tasks, one partial index each), the live version, the pick, the claim, the
+# completions to show, the assignment (and savepoints).
+TASK_NEXT_QUERIES = 10
 
 
 def _task_next_queries(prompts: int, assert_max_queries) -> list[str]:

@@ -10,7 +10,9 @@ Input contract (the export side writes exactly this):
 
 Row formats by method (TRL's dataset formats, plus the export formats SFT converts):
 
-    sft           {"messages": [{"role": ..., "content": ...}, ...]}      conversational
+    sft           {"messages": [{"role": ..., "content": ...}, ...]}      conversational, of
+                  any number of turns: one prompt/completion row per assistant turn, so
+                  the loss is on the assistant's turns only
                   or {"prompt": ..., "completion": ...}                   (strings or messages)
                   or alpaca {"instruction", "input", "output"} / dolly {"instruction",
                   "context", "response"}: turned into prompt/completion rows, so the loss
@@ -41,7 +43,7 @@ from datasets import Dataset, load_dataset
 
 from training.engine.config import ConfigError
 from training.engine.documents import clean_documents
-from training.engine.prompts import CHAT, TEXT, TextTemplate, prompt_completion
+from training.engine.prompts import CHAT, TEXT, TextTemplate, assistant_turns, prompt_completion
 from training.engine.schema import (
     MAY_BE_EMPTY,
     ROW_FORMATS,
@@ -99,6 +101,8 @@ def load_snapshot(
             splits[split], row_format = loaded
             train_format = train_format or row_format
         stats.rows[split] = len(splits[split]) if split in splits else 0
+        if method == "sft" and train_format == "messages" and split in splits:
+            splits[split] = _as_assistant_turns(splits[split])
 
     if "train" not in splits:
         raise DataError(
@@ -204,6 +208,14 @@ def _as_prompt_completion(
         )
 
     return dataset.map(convert, remove_columns=list(columns))
+
+
+def _as_assistant_turns(dataset: Dataset) -> Dataset:
+    """Conversations as one prompt/completion row per assistant turn
+    (prompts.assistant_turns): the loss falls on what the assistant said, every turn of it,
+    and never on the user's or system's words."""
+    rows = [row for messages in dataset["messages"] for row in assistant_turns(messages)]
+    return Dataset.from_list(rows)
 
 
 def _clean_cpt_splits(splits: dict[str, Dataset], stats: DatasetStats, data_dir: Path) -> None:

@@ -3,9 +3,11 @@ is served: the exports write these rows, generation sends these messages, and th
 training and evaluation render these same rows through the tokenizer.
 
 A model's prompt style says which: `chat` models (whose tokenizer has a chat template) get
-messages (one user turn: the instruction, then the input after a blank line); `text` models
-(base models without one) get the project's text template, and its text after `{output}`
-ends the answer. No Django and no torch: the exports import it too.
+messages (the conversation so far, then one user turn: the instruction, then the input after a
+blank line); `text` models (base models without one) get the project's text template, and its
+text after `{output}` ends the answer. A conversation's earlier turns reach a text model
+flattened into the instruction ("User: ..." / "Assistant: ..." paragraphs, `flat_instruction`).
+No Django and no torch: the exports import it too.
 """
 
 from __future__ import annotations
@@ -35,18 +37,65 @@ DEFAULT_TEXT_TEMPLATE = (
 )
 
 
+SYSTEM, USER, ASSISTANT = "system", "user", "assistant"
+ROLES = (SYSTEM, USER, ASSISTANT)
+_SPEAKERS = {SYSTEM: "System", USER: "User", ASSISTANT: "Assistant"}
+
+
 def user_content(instruction: str, input_text: str = "") -> str:
     """The user turn of a conversation: the instruction, then the input after a blank line."""
     return f"{instruction}\n\n{input_text}" if input_text else instruction
 
 
 def prompt_messages(
-    instruction: str, input_text: str = "", *, system: str | None = None
+    instruction: str,
+    input_text: str = "",
+    *,
+    system: str | None = None,
+    history: list[dict[str, str]] | tuple = (),
 ) -> list[dict[str, str]]:
-    """The chat messages a prompt becomes for a chat model (a system turn first if given)."""
-    messages = [{"role": "system", "content": system}] if system else []
+    """The chat messages a prompt becomes for a chat model: the conversation so far (`history`,
+    which may open with a system turn; or `system` alone), then the user turn."""
+    messages = [{"role": "system", "content": system}] if system and not history else []
+    messages.extend({"role": turn["role"], "content": turn["content"]} for turn in history)
     messages.append({"role": "user", "content": user_content(instruction, input_text)})
     return messages
+
+
+def flat_instruction(history: list[dict[str, str]] | tuple, instruction: str) -> str:
+    """A conversation as one instruction, for text-style models and the Alpaca and Dolly
+    exports: each earlier turn a "Speaker: text" paragraph, then "User: " and the
+    instruction. Without a history, the instruction as it is."""
+    if not history:
+        return instruction
+    turns = [f"{_SPEAKERS.get(t['role'], t['role'])}: {t['content']}" for t in history]
+    return "\n\n".join([*turns, f"{_SPEAKERS[USER]}: {instruction}"])
+
+
+def conversation_problems(roles: list[str], *, complete: bool) -> list[tuple[int, str]]:
+    """(turn index, what is wrong) for a list of roles that is not a conversation: an optional
+    system turn first, then user and assistant turns alternating, from a user turn. A history
+    (`complete=False`) ends with an assistant turn; a whole conversation may end with either."""
+    problems = []
+    start = 1 if roles[:1] == [SYSTEM] else 0
+    if start == len(roles):
+        return [(0, "the conversation has no user turn")]
+    for index, role in enumerate(roles):
+        if role not in ROLES:
+            problems.append((index, f"{role!r} is not a role ({', '.join(ROLES)})"))
+        elif role == SYSTEM and index != 0:
+            problems.append((index, "a system turn may only open the conversation"))
+        elif index >= start and role != (USER if (index - start) % 2 == 0 else ASSISTANT):
+            problems.append((index, _order_problem(role, first=index == start)))
+    if not complete and not problems and roles[-1] != ASSISTANT:
+        problems.append((len(roles) - 1, "a history ends with an assistant turn"))
+    return problems
+
+
+def _order_problem(role: str, *, first: bool) -> str:
+    if first:
+        return f"the conversation opens with {role}; it must open with user"
+    return f"two {role} turns in a row; user and assistant alternate"
 
 
 @dataclass(frozen=True)
@@ -132,31 +181,56 @@ class PromptRequest:
 
 
 def prompt_request(
-    style: str, template: TextTemplate | None, *, instruction: str, input: str
+    style: str,
+    template: TextTemplate | None,
+    *,
+    instruction: str,
+    input: str,
+    history: list[dict[str, str]] | tuple = (),
 ) -> PromptRequest:
-    """What generation sends for a prompt: the one rendering the exports and trainer share
-    (`template` is the project's, read by the text style only)."""
+    """What generation sends for a prompt (and the conversation before it): the one rendering
+    the exports and trainer share (`template` is the project's, read by the text style only)."""
     if style == TEXT:
         template = _text_template(template)
-        before, after = template.split(instruction=instruction, input=input)
+        before, after = template.split(
+            instruction=flat_instruction(history, instruction), input=input
+        )
         return PromptRequest(prompt_text=before, stop=(after,) if after.strip() else ())
-    return PromptRequest(messages=prompt_messages(instruction, input))
+    return PromptRequest(messages=prompt_messages(instruction, input, history=history))
 
 
 def prompt_completion(
-    style: str, template: TextTemplate | None, *, instruction: str, input: str, output: str
+    style: str,
+    template: TextTemplate | None,
+    *,
+    instruction: str,
+    input: str,
+    output: str,
+    history: list[dict[str, str]] | tuple = (),
 ) -> dict[str, Any]:
     """A demonstration as a trainer's prompt/completion row (the loss goes on the completion):
-    the user turn and the assistant turn, or the template's prompt and the output followed by
-    the template's text after `{output}`."""
+    the conversation with its user turn and the assistant turn, or the template's prompt and
+    the output followed by the template's text after `{output}`."""
     if style == TEXT:
         template = _text_template(template)
-        before, after = template.split(instruction=instruction, input=input)
+        before, after = template.split(
+            instruction=flat_instruction(history, instruction), input=input
+        )
         return {"prompt": before, "completion": output + after}
     return {
-        "prompt": prompt_messages(instruction, input),
+        "prompt": prompt_messages(instruction, input, history=history),
         "completion": [{"role": "assistant", "content": output}],
     }
+
+
+def assistant_turns(messages: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """A conversation as one prompt/completion row per assistant turn (the turns before it;
+    that turn), so that SFT puts the loss on every assistant turn and on nothing else."""
+    return [
+        {"prompt": messages[:index], "completion": [messages[index]]}
+        for index, turn in enumerate(messages)
+        if turn.get("role") == ASSISTANT and index > 0
+    ]
 
 
 def _text_template(template: TextTemplate | None) -> TextTemplate:

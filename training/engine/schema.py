@@ -8,16 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+
+def gettext_noop(text: str) -> str:
+    """Marks a label for Django's makemessages; the app translates it where it shows it."""
+    return text
+
+
 # The training methods, the one list of them: name (a module training.engine.<name>, and the
 # value stored in TrainingRun.method) -> the label forms and the admin show, in their order.
 METHOD_LABELS: dict[str, str] = {
-    "cpt": "Continued pre-training",
-    "sft": "Supervised fine-tuning",
-    "reward": "Reward model",
+    "cpt": gettext_noop("Continued pre-training"),
+    "sft": gettext_noop("Supervised fine-tuning"),
+    "reward": gettext_noop("Reward model"),
     "dpo": "DPO",
     "kto": "KTO",
     "orpo": "ORPO",
-    "rlhf": "RLHF (reward model + RLOO/GRPO)",
+    "rlhf": gettext_noop("RLHF (reward model + RLOO/GRPO)"),
 }
 METHODS = tuple(METHOD_LABELS)
 

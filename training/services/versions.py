@@ -14,10 +14,12 @@ import logging
 from pathlib import Path
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from core.refusals import Refusal, RefusalCode
 from labeling.models import Project
 from serving.config import server_pool
+from serving.services import adapter_load_everywhere
 from serving.vllm.client import ServingError
 from training.engine.publish import read_meta
 from training.models import ModelVersion, TrainingRun
@@ -45,8 +47,9 @@ def model_version_rollback(*, version: ModelVersion) -> ModelVersion:
     if live is not None and live.pk == version.pk:
         return version
     if live is not None and version.number > live.number:
+        message = _("%(version)s is newer than the live %(live)s: publish it instead")
         raise PublishError(
-            f"{version.served_name} is newer than the live {live.served_name}: publish it instead",
+            message % {"version": version.served_name, "live": live.served_name},
             code=RefusalCode.ROLLBACK_NOT_ALLOWED,
         )
     return _make_live(version)
@@ -75,17 +78,23 @@ def _servable_check(version: ModelVersion) -> None:
     """Refuse a reward model at the click (publish or roll back; admin, API or CLI alike),
     before any server is asked to load it."""
     if version_is_reward_model(version):
+        message = _(
+            "%(version)s is a reward model: it scores completions and writes none, so the "
+            "model servers cannot serve it. Publish a policy version (SFT, DPO, KTO, ORPO, "
+            "RLHF) instead; the live version is unchanged."
+        )
         raise PublishError(
-            f"{version.served_name} is a reward model: it scores completions and writes none, "
-            "so the model servers cannot serve it. Publish a policy version (SFT, DPO, KTO, "
-            "ORPO, RLHF) instead; the live version is unchanged.",
+            message % {"version": version.served_name},
             code=RefusalCode.NOT_SERVABLE,
         )
     if version.is_adapter and holds_full_weights(version.adapter_path):
+        message = _(
+            "%(version)s holds full weights (trained with LoRA off), not an adapter: serving "
+            "it needs the model servers restarted on those weights, which publishing cannot "
+            "do yet. It stays a candidate; the live version is unchanged."
+        )
         raise PublishError(
-            f"{version.served_name} holds full weights (trained with LoRA off), not an adapter: "
-            "serving it needs the model servers restarted on those weights, which publishing "
-            "cannot do yet. It stays a candidate; the live version is unchanged.",
+            message % {"version": version.served_name},
             code=RefusalCode.NOT_SERVABLE,
         )
 
@@ -114,15 +123,11 @@ def version_is_reward_model(version: ModelVersion) -> bool:
 
 
 def _load_everywhere(version: ModelVersion) -> None:
-    pool = server_pool()
     try:
-        pool.load_adapter(name=version.served_name, path=version.adapter_path)
+        adapter_load_everywhere(name=version.served_name, path=version.adapter_path)
     except ServingError as exc:
-        raise PublishError(
-            f"{version.served_name} stays a candidate; the live version is unchanged. {exc}"
-        ) from exc
-    finally:
-        pool.close()
+        message = _("%(version)s stays a candidate; the live version is unchanged. %(error)s")
+        raise PublishError(message % {"version": version.served_name, "error": exc}) from exc
 
 
 def adapters_unload_old(*, project: Project, keep: int = RECENT_ADAPTERS_PER_PROJECT) -> list[str]:

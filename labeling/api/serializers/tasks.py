@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from labeling.models import Demonstration, Judgement
+from labeling.models import Demonstration, Judgement, Prompt
 
 
 class CompletionOut(serializers.Serializer):
@@ -8,10 +8,20 @@ class CompletionOut(serializers.Serializer):
     text = serializers.CharField()
 
 
+class TurnOut(serializers.Serializer):
+    role = serializers.ChoiceField(choices=["system", "user", "assistant"])
+    content = serializers.CharField()
+
+
 class PromptOut(serializers.Serializer):
     instruction = serializers.CharField()
     input = serializers.CharField(allow_blank=True)
     category = serializers.CharField(allow_blank=True)
+    history = TurnOut(
+        many=True,
+        help_text="The conversation before this turn (empty for a single prompt): the task "
+        "judges or continues the assistant's answer to `instruction` given all of it.",
+    )
 
 
 class TaskOut(serializers.Serializer):
@@ -68,6 +78,24 @@ class DemonstrationIn(serializers.Serializer):
     input = serializers.CharField(required=False, allow_blank=True, default="", max_length=64_000)
     category = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     time_spent_ms = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
+
+
+class ContinuationIn(serializers.Serializer):
+    turn = serializers.CharField(
+        max_length=16_000, help_text="The user's next message, after the shown completion."
+    )
+    time_spent_ms = serializers.IntegerField(min_value=0, max_value=2**31 - 1)
+
+
+class ContinuationOut(serializers.ModelSerializer):
+    """The new prompt: the conversation one exchange longer."""
+
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    history = TurnOut(many=True)
+
+    class Meta:
+        model = Prompt
+        fields = ["id", "project", "instruction", "history", "source", "created_at"]
 
 
 class TaskExtendOut(serializers.Serializer):

@@ -10,6 +10,8 @@ from rest_framework.views import APIView
 from labeling.api.permissions import assignment_of, project_of
 from labeling.api.serializers.refusals import REFUSED
 from labeling.api.serializers.tasks import (
+    ContinuationIn,
+    ContinuationOut,
     DemonstrationIn,
     DemonstrationOut,
     JudgementIn,
@@ -21,6 +23,7 @@ from labeling.api.serializers.tasks import (
 from labeling.selectors.queue import annotator_progress, task_view
 from labeling.services.queue import (
     assignment_extend,
+    continuation_submit,
     demonstration_submit,
     judgement_submit,
     task_next,
@@ -59,6 +62,17 @@ class DemonstrationSubmitApi(APIView):
             token=token, annotator=request.user, **data.validated_data
         )
         return Response(DemonstrationOut(demonstration).data, status=status.HTTP_201_CREATED)
+
+
+class ContinuationSubmitApi(APIView):
+    @extend_schema(request=ContinuationIn, responses={201: ContinuationOut, **REFUSED})
+    def post(self, request, token: uuid.UUID):
+        """A continue task's answer: the user's next message, which makes a new prompt."""
+        assignment_of(user=request.user, token=token)
+        data = ContinuationIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        prompt = continuation_submit(token=token, annotator=request.user, **data.validated_data)
+        return Response(ContinuationOut(prompt).data, status=status.HTTP_201_CREATED)
 
 
 class TaskSkipApi(APIView):

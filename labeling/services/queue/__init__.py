@@ -25,18 +25,25 @@ IMMEDIATE transactions of the settings admit one writer at a time. Each claim is
 conditional UPDATE (taken < overlap), so an item never goes past its overlap either way
 (gold items excepted; one assignment per annotator and item keeps those to one each).
 
+Preloading (task_preload): while an annotator works on a task, the workspace holds the next
+one off-screen, claimed for them as a second assignment in status "preloaded" (one per
+annotator and project, beside their one active assignment; the same overlap rules and lock,
+held longer with the active one). task_next makes it active, with a fresh lock, when the
+current one is done; never shown, it is released by the expiry and counts nowhere.
+
 Expired locks are returned lazily: each task_next first releases the project's expired
-active assignments (an index range over active ones only; expiry.py).
+active and preloaded assignments (an index range over each status's few rows; expiry.py).
 
 Submissions (submit.py) are checked, then done: the check validates the payload and that the
 task is still the annotator's and open, and returns a typed open submission; the do step
 only writes it.
 """
 
+from labeling.services.queue.continuation import continuation_submit
 from labeling.services.queue.expiry import assignments_expire
 from labeling.services.queue.extend import assignment_extend
 from labeling.services.queue.feed import items_feed
-from labeling.services.queue.handout import rng, task_next
+from labeling.services.queue.handout import rng, task_next, task_preload
 from labeling.services.queue.refusals import (
     MSG_CHANGED,
     MSG_NOT_YOURS,
@@ -74,6 +81,7 @@ __all__ = [
     "SubmissionRefused",
     "assignment_extend",
     "assignments_expire",
+    "continuation_submit",
     "demonstration_submit",
     "demonstration_submit_check",
     "demonstration_submit_do",
@@ -83,5 +91,6 @@ __all__ = [
     "judgement_submit_do",
     "rng",
     "task_next",
+    "task_preload",
     "task_skip",
 ]

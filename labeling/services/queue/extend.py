@@ -21,7 +21,8 @@ def assignment_extend(*, token: str | uuid.UUID, annotator: AbstractBaseUser) ->
     """Hold the annotator's active task for a full lock (ASSIGNMENT_LOCK_SECONDS) from now.
 
     Only an active assignment of theirs: one submitted, skipped or already released to the
-    queue (its slot may be someone else's now) is refused with its code.
+    queue (its slot may be someone else's now) is refused with its code. Their preloaded task
+    (the next one, not shown yet) is held as long: it waits for them while they work.
     """
     assignment = assignment_for_submission(token=token, annotator=annotator)  # row-locked
     if assignment.status == Assignment.Status.SUBMITTED:
@@ -32,4 +33,11 @@ def assignment_extend(*, token: str | uuid.UUID, annotator: AbstractBaseUser) ->
         raise refused_expired()
     assignment.expires_at = timezone.now() + timedelta(seconds=settings.ASSIGNMENT_LOCK_SECONDS)
     assignment.save(update_fields=["expires_at"])
+    Assignment.objects.filter(
+        project_id=assignment.project_id,
+        annotator=annotator,
+        status=Assignment.Status.PRELOADED,
+        expires_at__gt=timezone.now(),
+        pk__gt=assignment.pk,
+    ).update(expires_at=assignment.expires_at)
     return assignment

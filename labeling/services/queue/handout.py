@@ -1,7 +1,8 @@
 """Handing out tasks: the annotator's current task, else a slot claimed on an open item.
 
-The kind follows the project's mix round-robin; kinds are read from labeling.kinds (whether
-a kind is queued, shows completions, mixes gold in, how many completions it shows).
+The kind follows the project's mix (round-robin, or drawn by the kinds' weights); kinds are
+read from labeling.kinds (whether a kind is queued, shows completions, mixes gold in, how
+many completions it shows).
 """
 
 import random
@@ -39,20 +40,100 @@ rng = random.Random()  # display order and compare sides; tests may seed it
 def task_next(*, annotator: AbstractBaseUser, project: Project) -> Assignment | None:
     """The annotator's task: their current one while its lock lasts, else a new one.
 
-    The kind follows the project's mix round-robin, skipping kinds with no work for this
-    annotator (kinds that show completions have none while none are ready). None when
-    there is nothing to do at all. Each step is its own short transaction (release expired
-    locks, feed the queue, claim a slot), so no request holds locks of two steps at once.
+    The kind follows the project's mix (round-robin, or drawn by the kinds' weights),
+    skipping kinds with no work for this annotator (kinds that show completions have none
+    while none are ready). None when there is nothing to do at all. Each step is its own
+    short transaction (release expired locks, feed the queue, claim a slot), so no request
+    holds locks of two steps at once.
     """
     now = timezone.now()
     latest = Assignment.objects.filter(annotator=annotator, project=project).order_by("-pk").first()
-    active = latest is not None and latest.status == Assignment.Status.ACTIVE
-    if active and latest.expires_at > now:  # a reload shows the same task
+    preloaded = latest is not None and latest.status == Assignment.Status.PRELOADED
+    current = latest
+    if preloaded:  # the task after the current one, held off-screen: the latest row
+        current = Assignment.objects.filter(
+            annotator=annotator, project=project, status=Assignment.Status.ACTIVE
+        ).first()
+    active = current is not None and current.status == Assignment.Status.ACTIVE
+    if active and current.expires_at > now:  # a reload shows the same task
+        current.project = project
+        return current
+    assignments_expire(project=project, now=now, annotator=annotator)
+    if preloaded and (shown := _preloaded_show(annotator=annotator, project=project, now=now)):
+        return shown
+    last_kind = latest.kind if latest else None
+    return _task_claim(
+        project=project,
+        annotator=annotator,
+        last_kind=last_kind,
+        now=now,
+        status=Assignment.Status.ACTIVE,
+    )
+
+
+@sqlite_lock_retried
+def task_preload(*, annotator: AbstractBaseUser, project: Project) -> Assignment | None:
+    """The task after the annotator's current one, claimed for them now (the same overlap
+    rules and lock as task_next), so the workspace can hold it off-screen and show it the
+    moment the current one is submitted.
+
+    While its lock lasts, the one already preloaded comes back (a second tab or a reload gets
+    the same task, as task_next gives a second claim the same current task). task_next makes
+    it the active task; never shown, it is released by the expiry like any lock, with no
+    judgement and no count. None without a current task or when nothing else is open.
+    """
+    now = timezone.now()
+    latest = Assignment.objects.filter(annotator=annotator, project=project).order_by("-pk").first()
+    if latest is None:
+        return None
+    if latest.status == Assignment.Status.PRELOADED and latest.expires_at > now:
         latest.project = project
         return latest
-    assignments_expire(project=project, now=now, annotator=annotator)
+    if latest.status == Assignment.Status.PRELOADED:
+        assignments_expire(project=project, now=now, annotator=annotator)
+    elif latest.status != Assignment.Status.ACTIVE:
+        return None  # nothing is shown: the next task_next claims, not this
+    return _task_claim(
+        project=project,
+        annotator=annotator,
+        last_kind=latest.kind,
+        now=now,
+        status=Assignment.Status.PRELOADED,
+    )
+
+
+def _preloaded_show(
+    *, annotator: AbstractBaseUser, project: Project, now: datetime
+) -> Assignment | None:
+    """The preloaded task becomes the active one, with a full lock from now (its own, not what
+    was left of it while it waited), its age counted from now (what the time spent on it is
+    without JavaScript); None if it ran out meanwhile."""
+    lock = now + timedelta(seconds=settings.ASSIGNMENT_LOCK_SECONDS)
+    try:
+        with transaction.atomic():
+            shown = Assignment.objects.filter(
+                annotator=annotator,
+                project=project,
+                status=Assignment.Status.PRELOADED,
+                expires_at__gt=now,
+            ).update(status=Assignment.Status.ACTIVE, expires_at=lock, created_at=now)
+    except IntegrityError:  # another request of theirs made an active one first
+        shown = 1
+    return assignment_current(annotator=annotator, project=project) if shown else None
+
+
+def _task_claim(
+    *,
+    project: Project,
+    annotator: AbstractBaseUser,
+    last_kind: str | None,
+    now: datetime,
+    status: str,
+) -> Assignment | None:
+    """A new assignment in `status` (active, or preloaded), of the first kind in turn with
+    work for the annotator; None when there is nothing to do at all."""
     live = None
-    for kind in kinds_in_turn(project=project, last_kind=latest.kind if latest else None):
+    for kind in kinds_in_turn(project=project, last_kind=last_kind, rng=rng):
         spec = kind_of(kind)
         if spec.shows_completions:
             live = live or live_version(project)
@@ -65,10 +146,12 @@ def task_next(*, annotator: AbstractBaseUser, project: Project) -> Assignment | 
                 kind=spec,
                 version=live if spec.shows_completions else None,
                 now=now,
+                status=status,
             )
         except IntegrityError:
-            # Another request of the same annotator created their active assignment first.
-            current = assignment_current(annotator=annotator, project=project)
+            # Another request of the same annotator made their active (or preloaded) one first.
+            mine = Assignment.objects.filter(annotator=annotator, project=project, status=status)
+            current = mine.select_related("project").first()
             if current is None:
                 raise
             return current
@@ -84,15 +167,19 @@ def _task_of_kind(
     kind: Kind,
     version: ModelVersion | None,
     now: datetime,
+    status: str = Assignment.Status.ACTIVE,
 ) -> Assignment | None:
     """A new assignment of `kind`, feeding the queue when no open item is left for the
     annotator; None when there is no work of this kind for them."""
     if not kind.queued:
         with transaction.atomic():
-            return _assignment_create(project=project, annotator=annotator, kind=kind, now=now)
+            return _assignment_create(
+                project=project, annotator=annotator, kind=kind, now=now, status=status
+            )
     mixes_gold = kind.takes_gold and project.gold_share > 0
     gold = mixes_gold and rng.random() < project.gold_share
     claim = {"project": project, "annotator": annotator, "kind": kind, "version": version}
+    claim["status"] = status
     feeds = 0
     while True:
         assignment = _slot_claim(**claim, now=now, gold=gold)
@@ -117,6 +204,7 @@ def _slot_claim(
     version: ModelVersion | None,
     now: datetime,
     gold: bool,
+    status: str,
 ) -> Assignment | None:
     """Take one slot of the first open item (with `gold`, of a gold item the annotator never
     had, if there is one) and make the assignment, in one transaction."""
@@ -134,7 +222,13 @@ def _slot_claim(
         shown = _completions_to_show(project=project, item=item, kind=kind)
         if shown is not None:
             return _assignment_create(
-                project=project, annotator=annotator, kind=kind, now=now, item=item, shown=shown
+                project=project,
+                annotator=annotator,
+                kind=kind,
+                now=now,
+                item=item,
+                shown=shown,
+                status=status,
             )
         QueueItem.objects.filter(pk=item.pk).update(taken=F("taken") - 1)
         unusable.append(item.pk)
@@ -251,6 +345,7 @@ def _assignment_create(
     now: datetime,
     item: QueueItem | None = None,
     shown: list[int] | None = None,
+    status: str = Assignment.Status.ACTIVE,
 ) -> Assignment:
     """The assignment row: what is shown (a pair: left, right) and how long it is held."""
     shown = shown or []
@@ -264,5 +359,6 @@ def _assignment_create(
         completion_ids=shown,
         left_completion_id=shown[0] if pair else None,
         right_completion_id=shown[1] if pair else None,
+        status=status,
         expires_at=now + timedelta(seconds=settings.ASSIGNMENT_LOCK_SECONDS),
     )

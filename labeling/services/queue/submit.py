@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from core.db import sqlite_lock_retried
 from labeling.kinds import DemonstrationKind, JudgementKind, kind_of
 from labeling.models import Assignment, Completion, Demonstration, Judgement, QueueItem
+from labeling.provenance import completion_provenance
 from labeling.services.judgement_payloads import time_spent_clean
 from labeling.services.queue.checks import (
     assignment_check_open,
@@ -277,6 +278,7 @@ def demonstration_submit_do(*, submission: OpenDemonstration) -> Demonstration:
         origin=submission.kind.origin,
         author=submission.annotator,
         source_completion=submission.source_completion,
+        **completion_provenance(completion=submission.source_completion, output=submission.output),
     )
     # The related objects are the ones just read; checking that they exist costs queries.
     demonstration.full_clean(exclude=["prompt", "author", "source_completion"])
@@ -305,7 +307,8 @@ def task_skip(*, token: str | uuid.UUID, annotator: AbstractBaseUser, reason: st
         return
     if assignment.status == Assignment.Status.SUBMITTED:
         raise refused_submitted()
-    if assignment.status == Assignment.Status.ACTIVE and assignment.item_id is not None:
+    held = assignment.status in (Assignment.Status.ACTIVE, Assignment.Status.PRELOADED)
+    if held and assignment.item_id is not None:
         QueueItem.objects.filter(pk=assignment.item_id, taken__gt=0).update(taken=F("taken") - 1)
     assignment.status = Assignment.Status.SKIPPED
     assignment.skip_reason = (reason or "").strip()

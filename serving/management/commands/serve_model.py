@@ -47,7 +47,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if not uses_local_server():
             self.stdout.write(
-                "VLLM_URLS is set; using the configured servers: " + ", ".join(server_urls())
+                "VLLM_URLS is set; using the configured servers: "
+                + ", ".join(server_urls())
+                + ". Beside each, `python -m serving.vllm.agent` keeps its adapters loaded "
+                "(docs/deploy.md)."
             )
             return
         config = local_server_config()
