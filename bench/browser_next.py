@@ -25,19 +25,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import CHROMIUM_ARGS
+
 LATENCY_MS = 200
 GOAL_P95_MS = 50.0
 TURNS, QUICK_TURNS = 100, 12
 WARMUP_TURNS = 3
 THINK_MS = 150
 COMPLETIONS_PER_PROMPT = 4
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # Installed before the page's own scripts: when Enter went down, and the first frame after
 # each task became ready (a mutation of data-ready, then requestAnimationFrame).

@@ -23,6 +23,14 @@ RESULTS_DIR = Path(
     os.environ.get("BENCH_RESULTS_DIR") or Path(__file__).resolve().parent / "results"
 )
 RESULT_KEYS = ("name", "metric", "value", "baseline", "ratio", "goal", "unit", "machine", "params")
+# Debian's Chromium, headless, as the browser tests and the browser benchmark launch it.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def machine_info() -> dict[str, Any]:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import json
 import os
 import random
 import re
@@ -209,7 +210,7 @@ class Plan:
     completions_per_prompt: int
     max_tokens: int
     held_out_prompts: int
-    training: dict = field(default_factory=dict)  # overrides of the DPO preset (quick only)
+    training: dict = field(default_factory=dict)  # overrides of the DPO preset (--set)
     # "if_better": publish when the gate finds the new version better than its parent;
     # "always" (the smoke run): publish what trained, so every phase is walked.
     publish: str = "if_better"
@@ -288,6 +289,14 @@ def options(argv: list[str]) -> dict:
     parser.add_argument(
         "--pool", type=int, default=1, help="Offer this many times the prompts a phase needs."
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Override the DPO preset, as `manage.py train --set` (e.g. learning_rate=5e-4, "
+        "dpo.beta=0.2); repeatable. Recorded in the JSON's params.training.",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the work directory.")
     parser.add_argument(
         "--vllm-url",
@@ -303,7 +312,23 @@ def options(argv: list[str]) -> dict:
         "vllm_url": args.vllm_url,
         "strategy": args.strategy,
         "pool": args.pool,
+        "training": _overrides(args.set),
     }
+
+
+def _overrides(pairs: list[str]) -> dict:
+    """KEY=VALUE strings as the training overrides (values read as JSON where they parse:
+    numbers, booleans; else kept as text)."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"--set {pair!r}: expected KEY=VALUE")
+        try:
+            overrides[key.strip()] = json.loads(value)
+        except ValueError:
+            overrides[key.strip()] = value
+    return overrides
 
 
 def run(
@@ -314,6 +339,7 @@ def run(
     vllm_url: str = "",
     strategy: str = "order",
     pool: int = 1,
+    training: dict | None = None,
 ) -> dict:
     plan = QUICK if quick else FULL
     plan = Plan(
@@ -323,6 +349,7 @@ def run(
             "judgements": judgements or plan.judgements,
             "strategy": strategy,
             "pool": pool,
+            "training": {**plan.training, **(training or {})},
         }
     )
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # killed: clean up as on Ctrl-C

@@ -118,6 +118,13 @@ class DraftingJobAdmin(ProjectScopedAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        waiting = (DraftingJob.Status.WAITING, DraftingJob.Status.FAILED)
+        if job is not None and request.method == "GET" and job.status in waiting:
+            self.message_user(request, job.message, messages.WARNING)  # at the top, where seen
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description=_("Progress"))
     def progress(self, job):
         return f"{job.drafted} / {job.count}"

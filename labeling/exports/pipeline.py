@@ -224,6 +224,8 @@ def export_stream(
                 ],
             )
             rows = _merge_repeated(family.rows(context, text, drafts[prompt["pk"]], chunk), tally)
+            for row in rows:  # every format's rows say who wrote their prompt
+                row.setdefault("prompt_provenance", provenance)
             if rows:
                 splitter.add(prompt["pk"], rows)
                 tally.prompts_exported += 1

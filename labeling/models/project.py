@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -135,8 +135,10 @@ class Project(models.Model):
             "placeholder is empty is left out. The text before {output} is the prompt."
         ),
     )
-    drafting_url = models.URLField(
+    drafting_url = models.CharField(
+        max_length=200,
         blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
         help_text=_(
             "An OpenAI-compatible server that drafts instructions and answers (a larger "
             "teacher); empty: the served model drafts."

@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime, time
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import BigIntegerField, Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -87,6 +96,16 @@ def enabled_kinds(project: Project) -> list[str]:
     """The project's task kinds in a fixed order (TaskKind's), unknown values dropped."""
     chosen = set(project.task_kinds or [])
     return [kind.value for kind in TaskKind if kind.value in chosen]
+
+
+def completions_shown_by(completions: QuerySet, kind: Kind) -> QuerySet:
+    """The completions a task of `kind` may show. A teacher's drafted answers (a drafting
+    model other than the version they are stored under, labeling.services.drafting) are for
+    people to fix in edit tasks only: ranked or compared they would pass for the served
+    model's own answers and skew its preferences and head-to-heads."""
+    if kind.revises_completion:
+        return completions
+    return completions.filter(Q(drafted_by="") | Q(drafted_by=F("model_version__served_name")))
 
 
 def kind_weights(project: Project) -> dict[str, int]:

@@ -35,7 +35,13 @@ from labeling.models import Completion, DraftingJob, DraftPrompt, Project, Promp
 from labeling.provenance import edit_distance
 from labeling.services.generation import completions_store
 from labeling.services.prompts import prompt_create
-from serving.config import CHAT_TIMEOUT_SECONDS, base_model_prompt_style, server_pool
+from serving.config import (
+    CHAT_TIMEOUT_SECONDS,
+    base_model_prompt_style,
+    server_pool,
+    server_urls,
+)
+from serving.selectors import model_servers_retry_at
 from serving.vllm.client import BadRequest, Sampling, ServerPool
 from serving.vllm.concurrent_chat import ChatJob, ChatOutcome, chat_concurrently
 from training.engine.prompts import CHAT, TextTemplate, prompt_request
@@ -45,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 FEW_SHOT = 3  # example prompts per request, sampled anew for each
 PER_REQUEST = 4  # new instructions asked for in one request
+TOKENS_PER_TASK = 40  # an instruction and a short input
 MAX_IN_FLIGHT = 8  # requests of one round
 MAX_PROPOSAL_CHARS = 600
 MIN_PROPOSAL_CHARS = 10
@@ -172,6 +179,9 @@ def drafting_job_run(*, job: DraftingJob) -> DraftingJob:
     except ValidationError as error:
         return _job_finish(job, status=DraftingJob.Status.FAILED, message=" ".join(error.messages))
     _job_update(job, model_name=drafter.version)
+    if not job.project.drafting_url and model_servers_retry_at(urls=server_urls()) is not None:
+        drafter.pool.close()  # the served model is down and not due for a retry: send nothing
+        return _job_wait(job, drafter=drafter, error=gettext("the model server is down"))
     run_round = _instructions_round if job.kind == DraftingJob.Kind.INSTRUCTIONS else _answers_round
     rounds = 2 * math.ceil(job.count / PER_REQUEST) + 2
     empty_rounds = 0
@@ -422,7 +432,8 @@ def proposals_keep(*, project: Project, proposals: list[Proposal]) -> tuple[list
 
 def _instructions_round(*, job: DraftingJob, drafter: Drafter, left: int) -> RoundReport:
     report = RoundReport()
-    requests = min(math.ceil(left / PER_REQUEST), MAX_IN_FLIGHT)
+    # Two requests at least: one answer may hold nothing usable (a single cut-off ramble).
+    requests = min(max(2, math.ceil(left / PER_REQUEST)), MAX_IN_FLIGHT)
     slots = drafting_slots(project=job.project, categories=job.categories, requests=requests)
     sampling = Sampling(
         n=1, temperature=job.temperature, top_p=0.95, max_tokens=_draft_tokens(job.project)
@@ -474,8 +485,8 @@ def _instructions_round(*, job: DraftingJob, drafter: Drafter, left: int) -> Rou
 
 
 def _draft_tokens(project: Project) -> int:
-    """Room for PER_REQUEST short tasks, within the project's own limit."""
-    return max(32, min(project.max_tokens, 64 * PER_REQUEST))
+    """Room for PER_REQUEST short tasks (the project's max_tokens is for answers)."""
+    return TOKENS_PER_TASK * PER_REQUEST
 
 
 # --- drafting answers ------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def drafts_review(request: HttpRequest, slug: str) -> HttpResponse:
         if current is None:
             form = None
     elif request.method == "POST":
-        current = pending.filter(pk=form.data.get("draft") or 0).first()
+        current = pending.filter(pk=form.cleaned_data.get("draft") or 0).first()
     if current is None:
         current = pending.first()
         form = None

@@ -10,17 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import CHROMIUM_ARGS
+
 # Playwright's sync API runs an event loop in the test's thread; the ORM calls the tests
 # make there to set up data are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def chromium_path() -> str:

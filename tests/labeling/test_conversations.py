@@ -11,6 +11,7 @@ from labeling.services.projects import membership_grant
 from labeling.services.prompts import prompt_create
 from tests.factories import CompletionFactory, ProjectFactory, UserFactory
 from tests.labeling.exports.builders import completions, demonstration, exported, rank, rows_of
+from tests.labeling.test_workspace_views import _annotator
 from training.engine.data import load_snapshot
 from training.engine.evaluation.generation import sft_references
 from training.engine.prompts import TEXT, TextTemplate, prompt_request
@@ -68,13 +69,6 @@ def test_a_history_that_is_not_a_conversation_is_refused():
     with pytest.raises(ValidationError):
         _conversation(project)
     assert Prompt.objects.filter(instruction=LAST).count() == 2
-
-
-def _annotator(client, project):
-    user = UserFactory()
-    membership_grant(project=project, user=user, role="annotator")
-    client.force_login(user)
-    return user
 
 
 def test_the_workspace_shows_the_thread_with_earlier_turns_folded(client):

@@ -28,7 +28,8 @@ from labeling.services.drafting import (
 from labeling.services.projects import project_create
 from labeling.services.prompts import prompt_create
 from labeling.services.queue import demonstration_submit, task_next
-from tests.factories import CompletionFactory, UserFactory
+from serving.services import model_server_record_failure
+from tests.factories import CompletionFactory, ProjectFactory, UserFactory
 from tests.labeling.exports.builders import exported, rows_of
 from training.selectors.versions import live_version
 
@@ -102,6 +103,10 @@ def test_the_filter_drops_rewordings_by_minhash_and_by_rouge_l():
     assert not draft_filter.keep("Write me a short haiku about the rain.")  # ROUGE-L >= 0.7
     assert draft_filter.keep("Explain how a refrigerator keeps food cold.")
     assert not draft_filter.keep("Explain how a refrigerator keeps the food cold.")
+    # The same long input under a reworded instruction: MinHash over instruction and input.
+    paragraph = " ".join(f"In year {1900 + i} the river rose {i} feet." for i in range(40))
+    assert draft_filter.keep("Summarize the paragraph.", paragraph)
+    assert not draft_filter.keep("Give the gist of this text.", paragraph)
     assert draft_filter.keep("비 오는 날에 대한 짧은 시를 써 주세요.")
     assert not draft_filter.keep("비 오는 날에 대한 짧은 시를 써 주세요!")
 
@@ -161,6 +166,10 @@ def test_the_drafting_server_down_leaves_the_job_waiting_and_annotators_keep_wor
     retry = queued.order_by("-enqueued_at").first()
     assert queued.count() == 2 and retry.run_after > job.started_at
     assert DraftPrompt.objects.count() == 0
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    admin_page = client.get(reverse("admin:labeling_draftingjob_change", args=[job.pk]))
+    assert 'class="warning"' in admin_page.content.decode()
+    assert "did not answer" in admin_page.content.decode()
     # Annotators keep their other work: a task, the workspace, the (empty) drafts page.
     annotator = _member(project)
     assert task_next(annotator=annotator, project=project) is not None
@@ -174,6 +183,33 @@ def test_the_drafting_server_down_leaves_the_job_waiting_and_annotators_keep_wor
             job = drafting_job_run(job=job)
     job.refresh_from_db()
     assert job.status == DraftingJob.Status.FAILED and "did not answer after 8 tries" in job.message
+
+
+@pytest.mark.vllm
+@pytest.mark.django_db(transaction=True)
+def test_a_waiting_job_resumes_on_the_projects_own_drafting_server_once_it_answers(
+    live_server_settings, vllm_server, django_capture_on_commit_callbacks
+):
+    project = _project()
+    project.drafting_url, project.drafting_model = "http://127.0.0.1:1", vllm_server.served_name
+    project.save()
+    with django_capture_on_commit_callbacks(execute=False):
+        job = drafting_job_create(project=project, count=3, temperature=1.0)
+    with django_capture_on_commit_callbacks(execute=False):
+        job = drafting_job_run(job=job)
+    assert job.status == DraftingJob.Status.WAITING
+
+    project.drafting_url = vllm_server.url  # the drafting server is up (its own URL)
+    project.save()
+    job = drafting_job_run(job=DraftingJob.objects.get(pk=job.pk))
+
+    job.refresh_from_db()
+    assert job.status == DraftingJob.Status.DONE and job.attempts == 0, job.message
+    drafts = DraftPrompt.objects.filter(job=job)
+    assert drafts.exists(), job.message
+    assert {d.drafted_version for d in drafts} == {
+        f"{vllm_server.served_name} at {vllm_server.url.rstrip('/')}"
+    }
 
 
 def test_a_drafting_job_needs_example_prompts_and_a_usable_temperature():
@@ -330,6 +366,11 @@ def test_the_export_carries_provenance_and_human_only_drops_drafted_rows(setting
     provenance = human.manifest["provenance"]
     assert provenance["prompts"] == {"human": 1} and provenance["outputs"] == {"human": 1}
     assert provenance["prompts_dropped_drafted"] == 1 and provenance["rows_dropped_drafted"] == 2
+    # The edit's preference (edited > the model's answer) says who wrote its prompt too.
+    pairs = rows_of(exported(project, "preference", split=(1.0, 0.0, 0.0), held_out=False))
+    assert [(p["prompt_provenance"], p["sources"]) for p in pairs] == [
+        ("human", [f"demonstration:{edited_prompt.demonstrations.get().pk}"])
+    ]
 
 
 def test_an_admin_starts_a_drafting_job_from_the_project_and_sees_its_progress(
@@ -354,3 +395,59 @@ def test_an_admin_starts_a_drafting_job_from_the_project_and_sees_its_progress(
     assert DBTaskResult.objects.filter(task_path__endswith="drafting_job_task").count() == 1
     page = response.content.decode()
     assert f"Queued drafting job #{job.pk}" in page and "0 / 5" in page and "Pending" in page
+
+
+def test_with_the_served_model_down_the_job_waits_without_sending(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.VLLM_URLS = ["http://127.0.0.1:1"]
+    model_server_record_failure(url="http://127.0.0.1:1", error="ConnectError: refused")
+    project = _project()
+    with django_capture_on_commit_callbacks(execute=False):
+        job = drafting_job_create(project=project, count=2)
+        job = drafting_job_run(job=job)
+
+    job.refresh_from_db()
+    assert job.status == DraftingJob.Status.WAITING and job.requests == 0
+    assert "the model server is down" in job.message
+
+
+def test_a_bad_post_shows_the_draft_again_with_the_problem_never_a_server_error(client):
+    project = _project()
+    (draft,) = _drafts(project, 1)
+    client.force_login(_member(project))
+    url = reverse("labeling:drafts", args=[project.slug])
+
+    missing_reason = client.post(url, {"draft": draft.pk, "decision": "reject"})
+    nonsense = client.post(url, {"draft": "abc", "decision": "maybe"})
+
+    assert missing_reason.status_code == 200 and "Choose why it is rejected" in (
+        missing_reason.content.decode()
+    )
+    assert nonsense.status_code == 200 and draft.instruction in nonsense.content.decode()
+    draft.refresh_from_db()
+    assert draft.status == DraftPrompt.Status.PENDING
+
+
+def test_a_teachers_drafted_answers_go_to_edit_tasks_only():
+    """Answers a separate drafting model wrote are stored under the live version, but ranked
+    or compared they would pass for the served model's own: only edit tasks show them."""
+    project = ProjectFactory(task_kinds=["rank"], completions_per_prompt=2)
+    prompt = prompt_create(project=project, instruction="Name a calm colour.")
+    for text in ("Blue.", "Sage green."):
+        CompletionFactory(prompt=prompt, text=text, drafted_by="teacher-7b")
+    annotator = _member(project)
+    assert task_next(annotator=annotator, project=project) is None  # nothing to rank
+
+    project.task_kinds = ["edit"]
+    project.save(update_fields=["task_kinds"])
+    edit = task_next(annotator=annotator, project=project)
+    assert edit is not None and edit.kind == "edit"
+
+    # The served model's own drafts (the default drafter) are its answers like any other.
+    other = ProjectFactory(task_kinds=["rank"], completions_per_prompt=2)
+    own = prompt_create(project=other, instruction="Name a warm colour.")
+    served = live_version(other).served_name
+    for text in ("Red.", "Amber."):
+        CompletionFactory(prompt=own, text=text, drafted_by=served)
+    assert task_next(annotator=_member(other), project=other).kind == "rank"

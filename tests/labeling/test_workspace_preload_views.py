@@ -6,12 +6,11 @@ expiry and counts nowhere."""
 from datetime import timedelta
 
 import pytest
-from django.urls import reverse
 from django.utils import timezone
 
 from labeling.models import Assignment, Judgement, QueueItem
-from labeling.services.projects import membership_grant
-from tests.factories import CompletionFactory, ProjectFactory, PromptFactory, UserFactory
+from tests.factories import CompletionFactory, ProjectFactory, PromptFactory
+from tests.labeling.test_workspace_views import _annotator, _url
 
 pytestmark = pytest.mark.django_db
 
@@ -25,17 +24,6 @@ def _project(*, prompts=2, n=4, overlap=1):
         for _ in range(n):
             CompletionFactory(prompt=prompt)
     return project
-
-
-def _annotator(client, project):
-    user = UserFactory()
-    membership_grant(project=project, user=user, role="annotator")
-    client.force_login(user)
-    return user
-
-
-def _url(project, name="labeling:workspace"):
-    return reverse(name, kwargs={"slug": project.slug})
 
 
 def _held(user, status):

@@ -18,7 +18,7 @@ from labeling.models import (
     QueueItem,
 )
 from labeling.selectors.head_to_head import head_to_head_prompts
-from labeling.selectors.queue import completions_needed
+from labeling.selectors.queue import completions_needed, completions_shown_by
 from labeling.selectors.selection import shuffle_key
 from training.models import ModelVersion
 
@@ -75,10 +75,11 @@ def _prompts_ready(
     *, project: Project, kind: str, version: ModelVersion, rows: list[Row]
 ) -> list[int]:
     """The prompts among `rows` with as many completions of `version` as `kind` needs."""
+    of_prompts = Completion.objects.filter(
+        model_version=version, prompt_id__in={prompt_id for _, _, prompt_id in rows}
+    )
     counts = (
-        Completion.objects.filter(
-            model_version=version, prompt_id__in={prompt_id for _, _, prompt_id in rows}
-        )
+        completions_shown_by(of_prompts, kind_of(kind))
         .values("prompt_id")
         .annotate(completions=Count("pk"))
     )

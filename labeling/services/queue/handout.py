@@ -21,6 +21,7 @@ from labeling.models import Assignment, Completion, Project, Prompt, QueueItem
 from labeling.selectors.queue import (
     assignment_current,
     completions_needed,
+    completions_shown_by,
     gold_items_open_to,
     kinds_in_turn,
     open_items,
@@ -289,8 +290,11 @@ def _completions_to_show(*, project: Project, item: QueueItem, kind: Kind) -> li
         return []
     if item.versus_id is not None:
         return _head_to_head_pair(project=project, item=item)
+    of_prompt = Completion.objects.filter(
+        prompt_id=item.prompt_id, model_version_id=item.model_version_id
+    )
     ids = list(
-        Completion.objects.filter(prompt_id=item.prompt_id, model_version_id=item.model_version_id)
+        completions_shown_by(of_prompt, kind)
         .order_by("pk")
         .values_list("pk", flat=True)[: project.completions_per_prompt]
     )
@@ -323,8 +327,11 @@ def _pair(*, item: QueueItem, ids: list[int]) -> list[int]:
 def _head_to_head_pair(*, project: Project, item: QueueItem) -> list[int] | None:
     """[left, right]: one completion of the live version and one of the version it replaced,
     each drawn at random, sides at random; None if either version has none left."""
-    rows = Completion.objects.filter(
-        prompt_id=item.prompt_id, model_version_id__in=(item.model_version_id, item.versus_id)
+    rows = completions_shown_by(
+        Completion.objects.filter(
+            prompt_id=item.prompt_id, model_version_id__in=(item.model_version_id, item.versus_id)
+        ),
+        kind_of(item.kind),
     ).order_by("pk")
     of_version: dict[int, list[int]] = defaultdict(list)
     for version_id, pk in rows.values_list("model_version_id", "pk"):
