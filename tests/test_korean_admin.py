@@ -196,3 +196,48 @@ def test_every_admin_page_renders_in_korean_without_marked_english(client, loop)
             missing[name] = absent
     assert left == {}
     assert missing == {}
+
+
+# Field labels and model names come from the models' verbose names, which Django would
+# otherwise derive, in English, from the attribute names: on each page the Korean of a few,
+# and none of the English names Django would have made.
+VERBOSE_NAMES = {
+    "index": (
+        ["학습 실행", "모델 버전", "모델 서버", "데이터셋 내보내기", "프롬프트 초안", "배정"],
+        ["Training runs", "Model versions", "Model servers", "Dataset exports", "Draft prompts"],
+    ),
+    "project": (
+        ["슬러그", "프롬프트당 응답 수", "중복 판정 인원", "골드 비율", "최대 토큰 수"],
+        ["Slug", "Completions per prompt", "Overlap", "Gold share", "Max tokens", "Top p"],
+    ),
+    "prompts": (
+        ["변경할 프롬프트 선택", "언어", "출처", "만든 시각"],
+        ["Select prompt to change", "Created at", "By language", "By source"],
+    ),
+    "run": (
+        ["스냅샷 디렉터리", "하트비트 시각", "취소 요청됨", "전체 단계", "결과 버전"],
+        ["Snapshot dir", "Heartbeat at", "Cancel requested", "Total steps", "Result version"],
+    ),
+}
+
+
+def test_field_labels_and_model_names_render_in_korean(client, loop):
+    client.force_login(loop["admin"])
+    urls = {
+        "index": reverse("admin:index"),
+        "project": reverse("admin:labeling_project_change", args=[loop["project"].pk]),
+        "prompts": reverse("admin:labeling_prompt_changelist"),
+        "run": reverse("admin:training_trainingrun_change", args=[loop["run"].pk]),
+    }
+    english, missing = {}, {}
+    for name, url in urls.items():
+        response = client.get(url, **KOREAN)
+        assert response.status_code == 200, name
+        text = html.unescape(response.content.decode())
+        korean, derived = VERBOSE_NAMES[name]
+        if left := [label for label in derived if label in text]:
+            english[name] = left
+        if absent := [label for label in korean if label not in text]:
+            missing[name] = absent
+    assert english == {}
+    assert missing == {}

@@ -15,23 +15,41 @@ class ModelVersion(models.Model):
         RETIRED = "retired", _("Retired")
 
     project = models.ForeignKey(
-        "labeling.Project", on_delete=models.CASCADE, related_name="model_versions"
+        "labeling.Project",
+        verbose_name=_("project"),
+        on_delete=models.CASCADE,
+        related_name="model_versions",
     )
-    number = models.PositiveIntegerField(help_text=_("k in <project>-v<k>; 0 is the base model."))
+    number = models.PositiveIntegerField(
+        verbose_name=_("number"), help_text=_("k in <project>-v<k>; 0 is the base model.")
+    )
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("parent"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
-    base_model_path = models.CharField(max_length=500)
+    base_model_path = models.CharField(verbose_name=_("base model path"), max_length=500)
     adapter_path = models.CharField(
-        max_length=500, blank=True, help_text=_("LoRA adapter directory; empty for the base model.")
+        verbose_name=_("adapter path"),
+        max_length=500,
+        blank=True,
+        help_text=_("LoRA adapter directory; empty for the base model."),
     )
     served_name = models.CharField(
-        max_length=200, help_text=_("The model name requests use on the vLLM server.")
+        verbose_name=_("served name"),
+        max_length=200,
+        help_text=_("The model name requests use on the vLLM server."),
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
-    metrics = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        verbose_name=_("status"), max_length=16, choices=Status.choices, default=Status.CANDIDATE
+    )
+    metrics = models.JSONField(verbose_name=_("metrics"), default=dict, blank=True)
     replaced = models.ForeignKey(
         "self",
+        verbose_name=_("replaced"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -41,7 +59,7 @@ class ModelVersion(models.Model):
             "compare it with."
         ),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["project", "-number"]
@@ -51,6 +69,8 @@ class ModelVersion(models.Model):
                 fields=["project"], condition=Q(status="live"), name="one_live_version_per_project"
             ),
         ]
+        verbose_name = _("model version")
+        verbose_name_plural = _("model versions")
 
     def __str__(self) -> str:
         return f"{self.project.slug}-v{self.number} ({self.get_status_display()})"
@@ -89,16 +109,21 @@ class TrainingRun(models.Model):
         IF_BETTER = "if_better", _("Publish only if better than the parent")
 
     project = models.ForeignKey(
-        "labeling.Project", on_delete=models.CASCADE, related_name="training_runs"
+        "labeling.Project",
+        verbose_name=_("project"),
+        on_delete=models.CASCADE,
+        related_name="training_runs",
     )
-    method = models.CharField(max_length=16, choices=Method.choices)
+    method = models.CharField(verbose_name=_("method"), max_length=16, choices=Method.choices)
     config = models.JSONField(
+        verbose_name=_("config"),
         default=dict,
         blank=True,
         help_text=_("Overrides of the method's preset (dotted or nested)."),
     )
     export = models.ForeignKey(
         "labeling.DatasetExport",
+        verbose_name=_("export"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -106,29 +131,48 @@ class TrainingRun(models.Model):
         help_text=_("The dataset export trained on (its snapshot directory is snapshot_dir)."),
     )
     snapshot_dir = models.CharField(
-        max_length=500, help_text=_("Export snapshot directory (manifest.json + *.jsonl).")
+        verbose_name=_("snapshot dir"),
+        max_length=500,
+        help_text=_("Export snapshot directory (manifest.json + *.jsonl)."),
     )
     base_version = models.ForeignKey(
-        ModelVersion, on_delete=models.PROTECT, related_name="training_runs_from"
+        ModelVersion,
+        verbose_name=_("base version"),
+        on_delete=models.PROTECT,
+        related_name="training_runs_from",
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    step = models.PositiveIntegerField(default=0)
-    total_steps = models.PositiveIntegerField(default=0)
-    loss = models.FloatField(null=True, blank=True)
-    metrics = models.JSONField(default=dict, blank=True, help_text=_("Latest logged metrics."))
-    history = models.JSONField(default=list, blank=True, help_text=_("Every progress event."))
-    log = models.TextField(blank=True, help_text=_("The last lines of the run's log."))
-    error = models.TextField(blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    cancel_requested = models.BooleanField(default=False)
+    status = models.CharField(
+        verbose_name=_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED
+    )
+    step = models.PositiveIntegerField(verbose_name=_("step"), default=0)
+    total_steps = models.PositiveIntegerField(verbose_name=_("total steps"), default=0)
+    loss = models.FloatField(verbose_name=_("loss"), null=True, blank=True)
+    metrics = models.JSONField(
+        verbose_name=_("metrics"), default=dict, blank=True, help_text=_("Latest logged metrics.")
+    )
+    history = models.JSONField(
+        verbose_name=_("history"), default=list, blank=True, help_text=_("Every progress event.")
+    )
+    log = models.TextField(
+        verbose_name=_("log"), blank=True, help_text=_("The last lines of the run's log.")
+    )
+    error = models.TextField(verbose_name=_("error"), blank=True)
+    heartbeat_at = models.DateTimeField(verbose_name=_("heartbeat at"), null=True, blank=True)
+    cancel_requested = models.BooleanField(verbose_name=_("cancel requested"), default=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(verbose_name=_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(verbose_name=_("finished at"), null=True, blank=True)
     result_version = models.OneToOneField(
         ModelVersion,
+        verbose_name=_("result version"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
@@ -137,12 +181,14 @@ class TrainingRun(models.Model):
     # Runs made before the policy existed were all kept as candidates, hence this default;
     # the admin form, the API and `manage.py train` default to IF_BETTER.
     publish = models.CharField(
+        verbose_name=_("publish"),
         max_length=16,
         choices=Publish.choices,
         default=Publish.MANUAL,
         help_text=_("What happens to the new version when the run succeeds."),
     )
     gate = models.JSONField(
+        verbose_name=_("gate"),
         default=dict,
         blank=True,
         help_text=_(
@@ -154,6 +200,8 @@ class TrainingRun(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "heartbeat_at"])]
+        verbose_name = _("training run")
+        verbose_name_plural = _("training runs")
 
     def __str__(self) -> str:
         return f"{self.project.slug} {self.method} #{self.pk} ({self.get_status_display()})"

@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from labeling.models.completion import Completion
@@ -24,9 +25,12 @@ class Assignment(models.Model):
         # (the workspace holds it off-screen); it becomes active when shown.
         PRELOADED = "preloaded", _("Preloaded")
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    project = models.ForeignKey(
+        Project, verbose_name=_("project"), on_delete=models.CASCADE, related_name="assignments"
+    )
     prompt = models.ForeignKey(
         Prompt,
+        verbose_name=_("prompt"),
         null=True,
         blank=True,
         on_delete=models.CASCADE,
@@ -35,6 +39,7 @@ class Assignment(models.Model):
     )
     item = models.ForeignKey(
         QueueItem,
+        verbose_name=_("item"),
         null=True,
         blank=True,
         on_delete=models.CASCADE,
@@ -42,33 +47,56 @@ class Assignment(models.Model):
         help_text=_("The queue slot this assignment holds; empty for write tasks."),
     )
     annotator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("annotator"),
+        on_delete=models.CASCADE,
+        related_name="assignments",
     )
-    kind = models.CharField(max_length=16, choices=TaskKind.choices)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(verbose_name=_("kind"), max_length=16, choices=TaskKind.choices)
+    status = models.CharField(
+        verbose_name=_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
+    token = models.UUIDField(
+        verbose_name=_("token"), default=uuid.uuid4, unique=True, editable=False
+    )
     completion_ids = models.JSONField(
-        default=list, blank=True, help_text=_("Completions shown, in display order.")
+        verbose_name=_("completion IDs"),
+        default=list,
+        blank=True,
+        help_text=_("Completions shown, in display order."),
     )
     left_completion = models.ForeignKey(
-        Completion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Completion,
+        verbose_name=_("left completion"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     right_completion = models.ForeignKey(
-        Completion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Completion,
+        verbose_name=_("right completion"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     demonstration = models.OneToOneField(
         Demonstration,
+        verbose_name=_("demonstration"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assignment",
         help_text=_("What a write, answer or edit task produced."),
     )
-    expires_at = models.DateTimeField()
-    skip_reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    skip_reason = models.TextField(verbose_name=_("skip reason"), blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    submitted_at = models.DateTimeField(verbose_name=_("submitted at"), null=True, blank=True)
+    time_spent_ms = models.PositiveIntegerField(
+        verbose_name=_("time spent (ms)"), null=True, blank=True
+    )
 
     class Meta:
         constraints = [
@@ -105,6 +133,12 @@ class Assignment(models.Model):
             ),
             models.Index(fields=["annotator", "project", "id"], name="assignment_latest_idx"),
         ]
+        verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} for {self.annotator} ({self.get_status_display()})"
+        return gettext("%(kind)s for %(annotator)s (%(status)s)") % {
+            "kind": self.get_kind_display(),
+            "annotator": self.annotator,
+            "status": self.get_status_display(),
+        }

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from labeling.models.project import Project
@@ -36,20 +37,25 @@ class DatasetExport(models.Model):
         FAILED = "failed", _("Failed")
 
     uid = models.UUIDField(
+        verbose_name=_("UID"),
         default=uuid.uuid4,
         unique=True,
         editable=False,
         help_text=_("Names the snapshot directory, so that two databases' exports never meet."),
     )
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
-    format = models.CharField(max_length=16, choices=Format.choices)
+    project = models.ForeignKey(
+        Project, verbose_name=_("project"), on_delete=models.CASCADE, related_name="exports"
+    )
+    format = models.CharField(verbose_name=_("format"), max_length=16, choices=Format.choices)
     rule = models.CharField(
+        verbose_name=_("rule"),
         max_length=16,
         choices=Rule.choices,
         default=Rule.ALL,
         help_text=_("How the judgements of several annotators of one prompt become preferences."),
     )
     filters = models.JSONField(
+        verbose_name=_("filters"),
         default=dict,
         blank=True,
         help_text=_(
@@ -57,45 +63,64 @@ class DatasetExport(models.Model):
         ),
     )
     options = models.JSONField(
+        verbose_name=_("options"),
         default=dict,
         blank=True,
         help_text=_("require_accepted, kto_from_rankings, conversational, near_duplicates."),
     )
-    split_train = models.FloatField(default=0.9)
-    split_validation = models.FloatField(default=0.05)
-    split_test = models.FloatField(default=0.05)
-    seed = models.BigIntegerField(default=0, help_text=_("Seed of the split by prompt."))
+    split_train = models.FloatField(verbose_name=_("split train"), default=0.9)
+    split_validation = models.FloatField(verbose_name=_("split validation"), default=0.05)
+    split_test = models.FloatField(verbose_name=_("split test"), default=0.05)
+    seed = models.BigIntegerField(
+        verbose_name=_("seed"), default=0, help_text=_("Seed of the split by prompt.")
+    )
     parquet = models.BooleanField(
-        default=False, help_text=_("Parquet files instead of JSON Lines.")
+        verbose_name=_("parquet"),
+        default=False,
+        help_text=_("Parquet files instead of JSON Lines."),
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    rows_train = models.PositiveIntegerField(default=0)
-    rows_validation = models.PositiveIntegerField(default=0)
-    rows_test = models.PositiveIntegerField(default=0)
-    manifest = models.JSONField(default=dict, blank=True)
-    path = models.CharField(max_length=500, blank=True, help_text=_("The snapshot directory."))
+    status = models.CharField(
+        verbose_name=_("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    rows_train = models.PositiveIntegerField(verbose_name=_("rows train"), default=0)
+    rows_validation = models.PositiveIntegerField(verbose_name=_("rows validation"), default=0)
+    rows_test = models.PositiveIntegerField(verbose_name=_("rows test"), default=0)
+    manifest = models.JSONField(verbose_name=_("manifest"), default=dict, blank=True)
+    path = models.CharField(
+        verbose_name=_("path"), max_length=500, blank=True, help_text=_("The snapshot directory.")
+    )
     content_hash = models.CharField(
-        max_length=64, blank=True, help_text=_("SHA-256 over the SHA-256 of every file.")
+        verbose_name=_("content hash"),
+        max_length=64,
+        blank=True,
+        help_text=_("SHA-256 over the SHA-256 of every file."),
     )
-    code_version = models.CharField(max_length=64, blank=True)
-    error = models.TextField(blank=True)
+    code_version = models.CharField(verbose_name=_("code version"), max_length=64, blank=True)
+    error = models.TextField(verbose_name=_("error"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="dataset_exports",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(verbose_name=_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(verbose_name=_("finished at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["project", "status"], name="export_project_status_idx")]
+        verbose_name = _("dataset export")
+        verbose_name_plural = _("dataset exports")
 
     def __str__(self) -> str:
-        return f"{self.project.slug} export #{self.pk} ({self.format})"
+        return gettext("%(project)s export #%(export)s (%(format)s)") % {
+            "project": self.project.slug,
+            "export": self.pk,
+            "format": self.format,
+        }
 
     @property
     def split(self) -> tuple[float, float, float]:

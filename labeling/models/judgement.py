@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from labeling.models.assignment import Assignment
@@ -39,37 +40,64 @@ class Judgement(models.Model):
         PERSONAL_DATA = "personal_data", _("Contains personal data")
 
     assignment = models.OneToOneField(
-        Assignment, on_delete=models.CASCADE, related_name="judgement"
+        Assignment, verbose_name=_("assignment"), on_delete=models.CASCADE, related_name="judgement"
     )
-    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="judgements")
+    prompt = models.ForeignKey(
+        Prompt, verbose_name=_("prompt"), on_delete=models.CASCADE, related_name="judgements"
+    )
     annotator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="judgements"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("annotator"),
+        on_delete=models.CASCADE,
+        related_name="judgements",
     )
-    kind = models.CharField(max_length=16, choices=TaskKind.choices)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    kind = models.CharField(verbose_name=_("kind"), max_length=16, choices=TaskKind.choices)
+    outcome = models.CharField(verbose_name=_("outcome"), max_length=16, choices=Outcome.choices)
     ranking = models.JSONField(
+        verbose_name=_("ranking"),
         null=True,
         blank=True,
         help_text=_("Tie groups of completion ids, best first: [[5], [7, 8], [6]]."),
     )
-    choice = models.CharField(max_length=16, choices=Choice.choices, blank=True)
+    choice = models.CharField(
+        verbose_name=_("choice"), max_length=16, choices=Choice.choices, blank=True
+    )
     left_completion = models.ForeignKey(
-        Completion, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Completion,
+        verbose_name=_("left completion"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
     )
     right_completion = models.ForeignKey(
-        Completion, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Completion,
+        verbose_name=_("right completion"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
     )
     ratings = models.JSONField(
+        verbose_name=_("ratings"),
         null=True,
         blank=True,
         help_text=_('{completion id: {"thumb", "helpful", "honest", "harmless", "flags"}}'),
     )
-    reason = models.TextField(blank=True)
-    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    reason = models.TextField(verbose_name=_("reason"), blank=True)
+    time_spent_ms = models.PositiveIntegerField(
+        verbose_name=_("time spent (ms)"), null=True, blank=True
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
         indexes = [models.Index(fields=["prompt", "kind"], name="judgement_prompt_kind_idx")]
+        verbose_name = _("judgement")
+        verbose_name_plural = _("judgements")
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} by {self.annotator}: {self.get_outcome_display()}"
+        return gettext("%(kind)s by %(annotator)s: %(outcome)s") % {
+            "kind": self.get_kind_display(),
+            "annotator": self.annotator,
+            "outcome": self.get_outcome_display(),
+        }

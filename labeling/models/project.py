@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
+from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -62,14 +63,21 @@ def task_kind_weights_validate(weights, *, enabled: list[str]) -> None:
 
 
 class Project(models.Model):
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=80, unique=True)
-    guidelines = models.TextField(blank=True, help_text=_("Markdown, shown beside every task."))
+    name = models.CharField(verbose_name=_("name"), max_length=200)
+    slug = models.SlugField(verbose_name=_("slug"), max_length=80, unique=True)
+    guidelines = models.TextField(
+        verbose_name=_("guidelines"), blank=True, help_text=_("Markdown, shown beside every task.")
+    )
     task_kinds = models.JSONField(
+        verbose_name=_("task kinds"),
         default=default_task_kinds,
-        help_text="Task kinds annotators get in this project: " + ", ".join(TaskKind.values),
+        help_text=format_lazy(
+            _("Task kinds annotators get in this project: {kinds}"),
+            kinds=", ".join(TaskKind.values),
+        ),
     )
     task_kind_weights = models.JSONField(
+        verbose_name=_("task kind weights"),
         default=dict,
         blank=True,
         help_text=_(
@@ -79,20 +87,28 @@ class Project(models.Model):
         ),
     )
     completions_per_prompt = models.PositiveSmallIntegerField(
+        verbose_name=_("completions per prompt"),
         default=4,
         validators=[MinValueValidator(2), MaxValueValidator(9)],
         help_text=_("n: completions generated for each prompt (ranking uses all of them)."),
     )
     temperature = models.FloatField(
-        default=0.8, validators=[MinValueValidator(0.0), MaxValueValidator(2.0)]
+        verbose_name=_("temperature"),
+        default=0.8,
+        validators=[MinValueValidator(0.0), MaxValueValidator(2.0)],
     )
     top_p = models.FloatField(
-        default=0.95, validators=[MinValueValidator(0.01), MaxValueValidator(1.0)]
+        verbose_name=_("top-p"),
+        default=0.95,
+        validators=[MinValueValidator(0.01), MaxValueValidator(1.0)],
     )
     max_tokens = models.PositiveIntegerField(
-        default=256, validators=[MinValueValidator(1), MaxValueValidator(4096)]
+        verbose_name=_("max tokens"),
+        default=256,
+        validators=[MinValueValidator(1), MaxValueValidator(4096)],
     )
     prompt_selection = models.CharField(
+        verbose_name=_("prompt selection"),
         max_length=16,
         choices=PromptSelection.choices,
         default=PromptSelection.ORDER,
@@ -103,11 +119,13 @@ class Project(models.Model):
         ),
     )
     overlap = models.PositiveSmallIntegerField(
+        verbose_name=_("overlap"),
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(20)],
         help_text=_("How many different annotators judge each prompt."),
     )
     gold_share = models.FloatField(
+        verbose_name=_("gold share"),
         default=0.0,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text=_(
@@ -117,6 +135,7 @@ class Project(models.Model):
         ),
     )
     compare_share = models.FloatField(
+        verbose_name=_("compare share"),
         default=0.25,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text=_(
@@ -127,6 +146,7 @@ class Project(models.Model):
         ),
     )
     text_template = models.TextField(
+        verbose_name=_("text template"),
         default=DEFAULT_TEXT_TEMPLATE,
         validators=[text_template_validate],
         help_text=_(
@@ -136,6 +156,7 @@ class Project(models.Model):
         ),
     )
     drafting_url = models.CharField(
+        verbose_name=_("drafting URL"),
         max_length=200,
         blank=True,
         validators=[URLValidator(schemes=["http", "https"])],
@@ -145,17 +166,23 @@ class Project(models.Model):
         ),
     )
     drafting_model = models.CharField(
+        verbose_name=_("drafting model"),
         max_length=200,
         blank=True,
         help_text=_("The model name on the drafting server; empty: the live version's."),
     )
     members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("members"),
+        through="Membership",
+        related_name="projects",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("project")
+        verbose_name_plural = _("projects")
 
     def __str__(self) -> str:
         return self.name
@@ -183,17 +210,30 @@ class Role(models.TextChoices):
 
 
 class Membership(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    project = models.ForeignKey(
+        Project, verbose_name=_("project"), on_delete=models.CASCADE, related_name="memberships"
     )
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="memberships",
+    )
+    role = models.CharField(
+        verbose_name=_("role"), max_length=16, choices=Role.choices, default=Role.ANNOTATOR
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_project")
         ]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
 
     def __str__(self) -> str:
-        return f"{self.user}: {self.get_role_display()} in {self.project}"
+        return gettext("%(user)s: %(role)s in %(project)s") % {
+            "user": self.user,
+            "role": self.get_role_display(),
+            "project": self.project,
+        }

@@ -9,6 +9,7 @@ labeling.services.queue), which keeps the open set small however large the proje
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from labeling.models.project import Project, TaskKind
@@ -16,11 +17,16 @@ from labeling.models.prompt import Prompt
 
 
 class QueueItem(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="queue_items")
-    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="queue_items")
-    kind = models.CharField(max_length=16, choices=TaskKind.choices)
+    project = models.ForeignKey(
+        Project, verbose_name=_("project"), on_delete=models.CASCADE, related_name="queue_items"
+    )
+    prompt = models.ForeignKey(
+        Prompt, verbose_name=_("prompt"), on_delete=models.CASCADE, related_name="queue_items"
+    )
+    kind = models.CharField(verbose_name=_("kind"), max_length=16, choices=TaskKind.choices)
     model_version = models.ForeignKey(
         "training.ModelVersion",
+        verbose_name=_("model version"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -29,37 +35,41 @@ class QueueItem(models.Model):
     )
     versus = models.ForeignKey(
         "training.ModelVersion",
+        verbose_name=_("versus"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        help_text=(
+        help_text=_(
             "Head-to-head compare items only: the version the live one replaced; the task "
             "shows one completion of each, on random sides."
         ),
     )
     taken = models.PositiveSmallIntegerField(
+        verbose_name=_("taken"),
         default=0,
-        help_text=(
+        help_text=_(
             "Submitted plus active assignments; open while below the overlap (gold items go "
             "past it: every annotator gets each once)."
         ),
     )
     uncertainty = models.FloatField(
+        verbose_name=_("uncertainty"),
         default=0.0,
         db_default=0.0,  # rows written without the ORM (bench/next_task.py) get it too
-        help_text=(
+        help_text=_(
             "The prompt's uncertainty score for this version (PromptUncertainty.score), copied "
             "when the item is made and when votes change it: the project's 'uncertainty' "
             "prompt selection hands out the highest first."
         ),
     )
     shuffle = models.FloatField(
+        verbose_name=_("shuffle"),
         default=0.0,
         db_default=0.0,
         help_text=_("A stable random rank in [0, 1) of the prompt: the 'random' prompt selection."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
         constraints = [
@@ -86,9 +96,15 @@ class QueueItem(models.Model):
                 fields=["project", "kind", "-taken", "shuffle", "id"], name="queue_item_shuffle_idx"
             ),
         ]
+        verbose_name = _("queue item")
+        verbose_name_plural = _("queue items")
 
     def __str__(self) -> str:
-        return f"{self.kind} #{self.prompt_id} ({self.taken} taken)"
+        return gettext("%(kind)s #%(prompt)s (%(taken)s taken)") % {
+            "kind": self.kind,
+            "prompt": self.prompt_id,
+            "taken": self.taken,
+        }
 
 
 class QueueCursor(models.Model):
@@ -99,17 +115,20 @@ class QueueCursor(models.Model):
     the two are young enough that a lower id might still commit, so they are looked at again.
     """
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="queue_cursors")
-    kind = models.CharField(max_length=16, choices=TaskKind.choices)
+    project = models.ForeignKey(
+        Project, verbose_name=_("project"), on_delete=models.CASCADE, related_name="queue_cursors"
+    )
+    kind = models.CharField(verbose_name=_("kind"), max_length=16, choices=TaskKind.choices)
     model_version = models.ForeignKey(
         "training.ModelVersion",
+        verbose_name=_("model version"),
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="queue_cursors",
     )
-    position = models.BigIntegerField(default=0)
-    seen = models.BigIntegerField(default=0)
+    position = models.BigIntegerField(verbose_name=_("position"), default=0)
+    seen = models.BigIntegerField(verbose_name=_("seen"), default=0)
 
     class Meta:
         constraints = [
@@ -124,6 +143,8 @@ class QueueCursor(models.Model):
                 name="queue_cursor_unique_without_version",
             ),
         ]
+        verbose_name = _("queue cursor")
+        verbose_name_plural = _("queue cursors")
 
     def __str__(self) -> str:
         return f"{self.project_id}/{self.kind}/{self.model_version_id}: {self.position}"

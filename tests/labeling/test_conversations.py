@@ -10,7 +10,14 @@ from labeling.services.generation import completion_jobs
 from labeling.services.projects import membership_grant
 from labeling.services.prompts import prompt_create
 from tests.factories import CompletionFactory, ProjectFactory, UserFactory
-from tests.labeling.exports.builders import completions, demonstration, exported, rank, rows_of
+from tests.labeling.exports.builders import (
+    completions,
+    demonstration,
+    exported,
+    rank,
+    rate,
+    rows_of,
+)
 from tests.labeling.test_workspace_views import _annotator
 from training.engine.data import load_snapshot
 from training.engine.evaluation.generation import sft_references
@@ -130,12 +137,12 @@ def _judged_conversation(project):
     good, poor = completions(prompt, "Stay in Jongno, near the palaces.", "Anywhere.")
     demonstration(prompt, "Jongno or Bukchon: walkable and central.")
     rank(prompt, UserFactory(), [good], [poor])
-    return prompt
+    return prompt, good, poor
 
 
 def test_exports_carry_every_turn_and_the_trainer_reads_them_whole():
     project = ProjectFactory()
-    _judged_conversation(project)
+    prompt, good, poor = _judged_conversation(project)
     whole = [*HISTORY, {"role": "user", "content": LAST}]
 
     messages = exported(project, "messages", split=(1.0, 0.0, 0.0))
@@ -157,6 +164,14 @@ def test_exports_carry_every_turn_and_the_trainer_reads_them_whole():
     assert pair["prompt"] == whole
     assert pair["chosen"][0]["content"].startswith("Stay in Jongno")
     assert load_snapshot(preference.path, "dpo").splits["train"][0]["prompt"] == whole
+
+    rate(prompt, UserFactory(), {good: "up", poor: "down"})
+    kto = exported(project, "kto", split=(1.0, 0.0, 0.0))
+    assert {(tuple(map(str, r["prompt"])), r["label"]) for r in rows_of(kto)} >= {
+        (tuple(map(str, whole)), True),
+        (tuple(map(str, whole)), False),
+    }
+    assert load_snapshot(kto.path, "kto").splits["train"][0]["prompt"] == whole
 
     alpaca = exported(project, "alpaca", split=(1.0, 0.0, 0.0))
     (flat,) = rows_of(alpaca)
