@@ -585,10 +585,27 @@
   // would: the refused task with what was entered and why. With no preloaded task the form
   // posts through htmx as before. While a submission is out, another form of the task area
   // is not sent (as hx-sync="this:drop" did): a double press must not submit the task just
-  // shown.
+  // shown. But once the annotator has worked on that task (a key, a click, typing), its
+  // submission is what they meant: it waits, and goes out as soon as the one before is
+  // answered (unless that answer replaced the task).
 
   let preloaded = null; // { token, fragment } of the next task, or null
   let inFlight = false;
+  let workedOn = true; // the annotator has worked on the task on screen since it was shown
+  let waiting = null; // a submission made while another was out
+
+  const NOT_WORK = new Set(["Enter", "Control", "Shift", "Alt", "Meta", "Tab"]);
+  document.addEventListener("keydown", (event) => {
+    if (!NOT_WORK.has(event.key)) workedOn = true;
+  }, true);
+  for (const type of ["input", "pointerdown"]) {
+    document.addEventListener(type, (event) => {
+      const target = event.target;
+      if (!target.closest?.("#task-area")) return;
+      if (target.closest("[data-submit], button[type=submit]")) return; // a double click
+      workedOn = true;
+    }, true);
+  }
 
   const taskArea = () => document.getElementById("task-area");
   const tokenOf = (root) => $("#task-form input[name=token]", root)?.value || "";
@@ -627,6 +644,7 @@
     submitted.append(...area.childNodes); // kept as it is, in case no answer comes
     lockRestart(next.fragment);
     swapIn(area, next.fragment);
+    workedOn = false;
     inFlight = true;
     area.dataset.pending = "true"; // the submission is out (browser tests wait on this)
     fetch(form.action, {
@@ -655,6 +673,9 @@
       .finally(() => {
         inFlight = false;
         delete area.dataset.pending;
+        const again = waiting;
+        waiting = null;
+        if (again?.isConnected) again.requestSubmit(); // the task it belongs to is still shown
       });
   }
 
@@ -694,6 +715,7 @@
       if (inFlight) {
         event.preventDefault();
         event.stopImmediatePropagation(); // htmx's own listener on the form would post it
+        if (workedOn && form.id === "task-form") waiting = form;
         return;
       }
       if (form.id !== "task-form" || !preloaded || !window.fetch) return; // htmx posts it

@@ -268,3 +268,34 @@ def test_a_double_click_on_submit_sends_nothing_of_the_task_just_shown(page, liv
         first.pk
     ]
     assert _token(page) == str(_held(user, "active").token) == str(preloaded.token)
+
+
+def test_a_task_worked_on_and_submitted_before_the_last_answer_came_is_sent_after_it(
+    page, live_server
+):
+    """A fast annotator ranks the task that appeared and presses the key again while the
+    previous submission is still out: that submission waits for the answer, then goes."""
+    project = _project(["rank"])
+    user = _annotator(project)
+    _open(page, live_server, project, user)
+    first, preloaded = _held(user, "active"), _held(user, "preloaded")
+    _slow(page)
+    for key in ["1", "2", "3", "4"]:
+        page.keyboard.press(key)
+    page.keyboard.press("Enter")
+    assert _token(page) == str(preloaded.token)
+    for key in ["4", "3", "2", "1"]:
+        page.keyboard.press(key)
+    page.keyboard.press("Enter")  # the first submission has no answer yet
+    assert page.locator("#task-area[data-pending]").count() == 1
+    expect(page.locator(".ws-progress")).to_contain_text("2 done today", timeout=15_000)
+    _settled(page)
+    ids = preloaded.completion_ids
+    assert Judgement.objects.get(assignment=preloaded).ranking == [
+        [ids[3]],
+        [ids[2]],
+        [ids[1]],
+        [ids[0]],
+    ]
+    assert Judgement.objects.filter(assignment=first).exists()
+    assert _token(page) not in (str(first.token), str(preloaded.token))
