@@ -22,12 +22,23 @@ BENCHMARKS = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("name", choices=sorted(BENCHMARKS))
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, add_help=False)
+    parser.add_argument("name", nargs="?", choices=sorted(BENCHMARKS))
     parser.add_argument(
         "--quick", action="store_true", help="A small smoke run that finishes within a minute."
     )
+    parser.add_argument(
+        "-h", "--help", action="store_true", help="Show this help (with NAME: its own options too)."
+    )
     args, extra = parser.parse_known_args(argv)
+    if args.help or args.name is None:
+        parser.print_help()
+        if args.name is not None:
+            module = importlib.import_module(BENCHMARKS[args.name])
+            if hasattr(module, "options"):
+                print(f"\nOptions of {args.name}:")
+                module.options(["--help"])  # argparse prints them and exits
+        raise SystemExit(0 if args.help else 2)
     module = importlib.import_module(BENCHMARKS[args.name])
     # A benchmark may take options of its own: `options(argv) -> dict` of run's keywords.
     if extra and not hasattr(module, "options"):

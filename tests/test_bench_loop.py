@@ -117,3 +117,16 @@ def test_the_figures_say_which_goal_is_met_and_what_holds_a_missed_one_back():
     assert not goals["every_published_round_wins"] and not goals["round_time_met"]
     assert "round 2 took 931.1 s, 900.0 s of it training" in goals["held_back_by"]
     assert "round 2 won 55.0% of 100 head-to-heads (Wilson low 0.45" in goals["held_back_by"]
+
+
+def test_the_loop_benchmark_lists_its_own_options_in_its_help():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "loop", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--quick" in done.stdout and "--set KEY=VALUE" in done.stdout
+    assert "--strategy {order,random,uncertainty}" in done.stdout
