@@ -16,6 +16,7 @@ BENCHMARKS = {
     "import": "bench.import_prompts",
     "load": "bench.load",
     "loop": "bench.loop",
+    "loop_strategies": "bench.loop_strategies",
     "next_task": "bench.next_task",
     "train": "bench.train",
 }

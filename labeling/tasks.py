@@ -1,7 +1,9 @@
 """Background jobs of the labeling app (run by `manage.py db_worker`)."""
 
+import contextlib
 import logging
 
+from django.utils import translation
 from django_tasks import task
 
 from labeling.models import Project
@@ -63,25 +65,31 @@ def _votes_refresh() -> int:
 
 @task()
 def prompts_import_task(
-    project_id: int, path: str, format: str | None = None, skip_invalid: bool = False
+    project_id: int,
+    path: str,
+    format: str | None = None,
+    skip_invalid: bool = False,
+    language: str | None = None,
 ) -> dict:
     """Import a prompt file in the worker (for uploads too large to import within a request).
 
-    A rejected file is a result, not a crash: the summary and the bad rows are returned.
+    A rejected file is a result, not a crash: the summary and the bad rows are returned, in
+    `language` (that of the request that enqueued it) when given.
     """
     from labeling.imports.formats import ImportFileError
     from labeling.services.prompt_import import PromptImportRejected, prompts_import
 
     project = Project.objects.get(pk=project_id)
-    try:
-        report = prompts_import(
-            project=project, path=path, format=format, skip_invalid=skip_invalid
-        )
-    except PromptImportRejected as rejected:
-        return {"ok": False, "message": str(rejected)}
-    except ImportFileError as error:
-        return {"ok": False, "message": str(error)}
-    return {"ok": True, "message": report.summary()}
+    with translation.override(language) if language else contextlib.nullcontext():
+        try:
+            report = prompts_import(
+                project=project, path=path, format=format, skip_invalid=skip_invalid
+            )
+        except PromptImportRejected as rejected:
+            return {"ok": False, "message": str(rejected)}
+        except ImportFileError as error:
+            return {"ok": False, "message": str(error)}
+        return {"ok": True, "message": report.summary()}
 
 
 @task()

@@ -16,6 +16,9 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from django.utils.translation import gettext as _
+
+from labeling.imports.formats import value_kind
 from training.engine.documents import clean_document
 
 SUFFIXES = (".txt", ".md", ".jsonl")
@@ -59,7 +62,7 @@ def file_read(name: str, data: bytes) -> FileReading:
     name = name or "upload"
     suffix = PurePath(name).suffix.lower()
     if suffix not in SUFFIXES:
-        return FileReading([], [f"{name}: not a .txt, .md or .jsonl file."])
+        return FileReading([], [_("%(file)s: not a .txt, .md or .jsonl file.") % {"file": name}])
     try:
         content = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -68,7 +71,8 @@ def file_read(name: str, data: bytes) -> FileReading:
         return _jsonl_read(name, content)
     text = clean_document(content)
     if not text:
-        return FileReading([], [f"{name}: empty after cleaning (no text in it)."])
+        message = _("%(file)s: empty after cleaning (no text in it).")
+        return FileReading([], [message % {"file": name}])
     title = _markdown_title(text) if suffix == ".md" else None
     return FileReading([DocumentText(title or name, text, name, None)], [])
 
@@ -81,11 +85,13 @@ def _jsonl_read(name: str, content: str) -> FileReading:
         try:
             record = json.loads(line)
         except ValueError as exc:
-            reading.errors.append(f"{name} line {number}: not JSON ({exc.args[0]}).")
+            message = _("%(file)s line %(line)s: not JSON (%(error)s).")
+            reading.errors.append(message % {"file": name, "line": number, "error": exc.args[0]})
             continue
         problem = _record_problem(record)
         if problem:
-            reading.errors.append(f"{name} line {number}: {problem}")
+            where = _("%(file)s line %(line)s") % {"file": name, "line": number}
+            reading.errors.append(f"{where}: {problem}")
             continue
         text = record["text"]
         cleaned = clean_document(text)
@@ -97,7 +103,8 @@ def _jsonl_read(name: str, content: str) -> FileReading:
         title = title[:MAX_TITLE_CHARS] or f"{name} line {number}"
         reading.documents.append(DocumentText(title, cleaned, name, number))
     if not reading.errors and not reading.documents:
-        reading.errors.append(f"{name}: empty after cleaning (no line has any text).")
+        message = _("%(file)s: empty after cleaning (no line has any text).")
+        reading.errors.append(message % {"file": name})
     return reading
 
 
@@ -108,26 +115,18 @@ def _markdown_title(text: str) -> str | None:
 
 
 def _not_utf8(data: bytes, exc: UnicodeDecodeError) -> str:
-    line = data.count(b"\n", 0, exc.start) + 1
-    return (
-        f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
-        "save it as UTF-8 and upload it again."
+    message = _(
+        "not UTF-8 text (byte 0x%(byte)s on line %(line)s); save it as UTF-8 and upload it again."
     )
+    return message % {"byte": f"{data[exc.start]:02x}", "line": data.count(b"\n", 0, exc.start) + 1}
 
 
 def _record_problem(record) -> str | None:
     """Why a JSON line is no document, or None."""
     if not isinstance(record, dict):
-        return f'{_kind(record)}, not an object with a string "text".'
+        return _('%(kind)s, not an object with a string "text".') % {"kind": value_kind(record)}
     if "text" not in record:
-        return 'no "text" field.'
+        return _('no "text" field.')
     if not isinstance(record["text"], str):
-        return f'"text" is {_kind(record["text"])}, not a string.'
+        return _('"text" is %(kind)s, not a string.') % {"kind": value_kind(record["text"])}
     return None
-
-
-def _kind(value) -> str:
-    if value is None:
-        return "null"
-    kinds = {bool: "a boolean", int: "a number", float: "a number", list: "a list", str: "a string"}
-    return kinds.get(type(value), "an object")

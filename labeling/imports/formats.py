@@ -4,12 +4,16 @@ Readers only parse; `validation.py` decides what a record means. They stream, so
 flat whatever the file size: JSON Lines and CSV line by line, a JSON array element by element,
 Parquet in record batches. Text is decoded as UTF-8 with `surrogateescape`, so a bad byte does
 not stop the file: validation reports it against the field that holds it.
+
+Messages are translated (gettext) when made, so in the language of the request, or of the
+import job (given its requester's); field names and the JSON decoder's words stay the file's.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import decimal
 import json
 import re
 from collections.abc import Iterator
@@ -18,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 MAX_LINE_BYTES = 4 * 1024 * 1024  # far above the field limits; stops a runaway line early
 MAX_RECORD_CHARS = MAX_LINE_BYTES  # the same bound for one element of a JSON array
@@ -31,12 +37,15 @@ KNOWN_COLUMNS = frozenset(
 
 
 class Format(models.TextChoices):
-    ALPACA = "alpaca", "Alpaca (instruction, input, output; JSON array or JSON Lines)"
-    DOLLY = "dolly", "Dolly (instruction, context, response, category; JSON Lines)"
-    MESSAGES = "messages", "Conversational messages, every turn kept (JSON Lines)"
-    SHAREGPT = "sharegpt", "ShareGPT conversations (from/value turns; JSON Lines or array)"
-    HH_RLHF = "hh_rlhf", "HH-RLHF chosen/rejected transcripts (JSON Lines)"
-    CSV = "csv", "CSV with a header row"
+    ALPACA = "alpaca", gettext_lazy("Alpaca (instruction, input, output; JSON array or JSON Lines)")
+    DOLLY = "dolly", gettext_lazy("Dolly (instruction, context, response, category; JSON Lines)")
+    MESSAGES = "messages", gettext_lazy("Conversational messages, every turn kept (JSON Lines)")
+    SHAREGPT = (
+        "sharegpt",
+        gettext_lazy("ShareGPT conversations (from/value turns; JSON Lines or array)"),
+    )
+    HH_RLHF = "hh_rlhf", gettext_lazy("HH-RLHF chosen/rejected transcripts (JSON Lines)")
+    CSV = "csv", gettext_lazy("CSV with a header row")
     PARQUET = "parquet", "Parquet"
 
 
@@ -46,7 +55,8 @@ class ImportFileError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Location:
-    """Where a record sits, in the terms a person would look it up by in that file."""
+    """Where a record sits, in the terms a person would look it up by in that file; shown in
+    the language active when it is shown."""
 
     line: int | None = None  # 1-based physical line (JSON Lines, CSV, JSON array)
     element: int | None = None  # 0-based index in a JSON array, as in jq's `.[3]`
@@ -54,10 +64,13 @@ class Location:
 
     def __str__(self) -> str:
         if self.row is not None:
-            return f"row {self.row}"
+            return _("row %(row)s") % {"row": self.row}
         if self.element is not None:
-            return f"element [{self.element}] at line {self.line}"
-        return f"line {self.line}"
+            return _("element [%(element)s] at line %(line)s") % {
+                "element": self.element,
+                "line": self.line,
+            }
+        return _("line %(line)s") % {"line": self.line}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +92,7 @@ class _NotJson(ValueError):
 
 
 def _reject_constant(name: str) -> float:
-    raise _NotJson(f"{name} is not valid JSON")
+    raise _NotJson(_("%(constant)s is not valid JSON") % {"constant": name})
 
 
 _JSON = json.JSONDecoder(parse_constant=_reject_constant)
@@ -93,15 +106,17 @@ def format_detect(path: Path) -> Format:
         return Format.PARQUET
     text = head.removeprefix(codecs.BOM_UTF8).decode("utf-8", "surrogateescape").lstrip()
     if not text:
-        raise ImportFileError(f"{path.name} is empty: there are no prompts to import.")
+        message = _("%(file)s is empty: there are no prompts to import.")
+        raise ImportFileError(message % {"file": path.name})
     if text[0] in "[{":
         return _json_format(text)
     if path.suffix.lower() == ".csv" or "instruction" in _csv_header_names(text):
         return Format.CSV
-    raise ImportFileError(
-        f"Cannot tell the format of {path.name}: it is not JSON, JSON Lines, Parquet, or CSV "
-        f"with an 'instruction' column. Name the format ({', '.join(Format.values)})."
+    message = _(
+        "Cannot tell the format of %(file)s: it is not JSON, JSON Lines, Parquet, or CSV "
+        "with an 'instruction' column. Name the format (%(formats)s)."
     )
+    raise ImportFileError(message % {"file": path.name, "formats": ", ".join(Format.values)})
 
 
 def _json_format(text: str) -> Format:
@@ -167,7 +182,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str | None]]:
 
 
 def _too_long(location: Location) -> RowError:
-    return RowError(location, "", f"longer than {MAX_LINE_BYTES // 2**20} MB")
+    return RowError(location, "", _("longer than %(mb)s MB") % {"mb": MAX_LINE_BYTES // 2**20})
 
 
 def _json_lines_records(path: Path) -> Iterator[Record | RowError]:
@@ -179,20 +194,41 @@ def _json_lines_records(path: Path) -> Iterator[Record | RowError]:
             try:
                 value = _JSON.decode(text)
             except json.JSONDecodeError as exc:
-                yield RowError(location, "", f"invalid JSON: {exc.msg} (column {exc.colno})")
+                message = _("invalid JSON: %(error)s (column %(column)s)")
+                yield RowError(location, "", message % {"error": exc.msg, "column": exc.colno})
                 continue
             except _NotJson as exc:
-                yield RowError(location, "", f"invalid JSON: {exc}")
+                yield RowError(location, "", _invalid_json(exc))
                 continue
             yield _object_or_error(location, value)
+
+
+def _invalid_json(exc: _NotJson) -> str:
+    return _("invalid JSON: %(error)s") % {"error": exc}
+
+
+def value_kind(value: Any) -> str:
+    """What a value is, as an error names it ("expected text, got a number")."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return _("a string")
+    if isinstance(value, bool):
+        return _("a boolean")
+    if isinstance(value, int | float | decimal.Decimal):
+        return _("a number")
+    if isinstance(value, list | tuple):
+        return _("a list")
+    if isinstance(value, dict):
+        return _("an object")
+    return _("a %(type)s") % {"type": type(value).__name__}
 
 
 def _object_or_error(location: Location, value: Any) -> Record | RowError:
     if isinstance(value, dict):
         return location, value
-    kinds = {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
-    kind = kinds.get(type(value), "a number")
-    return RowError(location, "", f"expected a JSON object {{...}}, got {kind}")
+    message = _("expected a JSON object {...}, got %(kind)s") % {"kind": value_kind(value)}
+    return RowError(location, "", message)
 
 
 def _json_array_records(path: Path) -> Iterator[Record | RowError]:
@@ -211,7 +247,8 @@ def _json_array_records(path: Path) -> Iterator[Record | RowError]:
                 try:
                     value = window.decode()
                 except ValueError as exc:
-                    yield RowError(location, "", f"{exc}; the rest of the array cannot be read")
+                    message = _("%(error)s; the rest of the array cannot be read")
+                    yield RowError(location, "", message % {"error": exc})
                     return
                 yield _object_or_error(location, value)
                 index += 1
@@ -224,13 +261,14 @@ def _json_array_records(path: Path) -> Iterator[Record | RowError]:
                     yield _array_broken(Location(line=window.line(), element=index), separator)
                     return
         if window.peek():
-            yield RowError(Location(line=window.line()), "", "unexpected text after the array")
+            yield RowError(Location(line=window.line()), "", _("unexpected text after the array"))
 
 
 def _array_broken(location: Location, found: str) -> RowError:
     if not found:
-        return RowError(location, "", "the array ends without its closing ']'")
-    return RowError(location, "", f"expected ',' or ']' after the previous element, got {found!r}")
+        return RowError(location, "", _("the array ends without its closing ']'"))
+    message = _("expected ',' or ']' after the previous element, got %(found)s")
+    return RowError(location, "", message % {"found": repr(found)})
 
 
 class _JsonWindow:
@@ -284,12 +322,13 @@ class _JsonWindow:
                 value, end = _JSON.raw_decode(self.text, self.pos)
             except json.JSONDecodeError as exc:
                 if self.eof or len(self.text) - self.pos > MAX_RECORD_CHARS:
-                    message = f"invalid JSON: {exc.msg} at line {self.line_of(exc.pos)}"
-                    raise ValueError(message) from None
+                    message = _("invalid JSON: %(error)s at line %(line)s")
+                    line = self.line_of(exc.pos)
+                    raise ValueError(message % {"error": exc.msg, "line": line}) from None
                 self.fill()
                 continue
             except _NotJson as exc:
-                raise ValueError(f"invalid JSON: {exc}") from None
+                raise ValueError(_invalid_json(exc)) from None
             if end == len(self.text) and self.fill():
                 continue  # a number at the window's edge may go on
             self.pos = end
@@ -317,7 +356,7 @@ def _csv_records(path: Path) -> Iterator[Record | RowError]:
         except StopIteration:
             return
         except csv.Error as exc:
-            yield RowError(Location(line=start), "", f"not valid CSV: {exc}")
+            yield RowError(Location(line=start), "", _("not valid CSV: %(error)s") % {"error": exc})
             continue
         if too_long and too_long[-1] >= start:  # the placeholder fed for it reads as blank
             too_long.clear()
@@ -331,7 +370,8 @@ def _csv_header(reader, path: Path) -> list[str] | None:
     try:
         names = next((row for row in reader if row), None)
     except csv.Error as exc:
-        raise ImportFileError(f"{path.name}: the header row is not valid CSV: {exc}") from exc
+        message = _("%(file)s: the header row is not valid CSV: %(error)s")
+        raise ImportFileError(message % {"file": path.name, "error": exc}) from exc
     if names is None:
         return None
     header = []
@@ -340,14 +380,15 @@ def _csv_header(reader, path: Path) -> list[str] | None:
         header.append(name.lower() if name.lower() in KNOWN_COLUMNS else name or f"column_{number}")
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
-        raise ImportFileError(f"{path.name}: the header names {', '.join(repeated)} twice.")
+        message = _("%(file)s: the header names %(names)s twice.")
+        raise ImportFileError(message % {"file": path.name, "names": ", ".join(repeated)})
     return header
 
 
 def _csv_record(location: Location, header: list[str], values: list[str]) -> Record | RowError:
     if len(values) > len(header):
-        message = f"{len(values)} values, but the header names {len(header)} columns"
-        return RowError(location, "", message)
+        message = _("%(values)s values, but the header names %(columns)s columns")
+        return RowError(location, "", message % {"values": len(values), "columns": len(header)})
     return location, dict(zip(header, values, strict=False))
 
 
@@ -364,7 +405,8 @@ def _parquet_records(path: Path) -> Iterator[Record | RowError]:
                 number += 1
                 yield Location(row=number), _without_pandas_index(record)
     except (pa.ArrowException, OSError) as exc:
-        raise ImportFileError(f"{path.name} is not a readable Parquet file: {exc}") from exc
+        message = _("%(file)s is not a readable Parquet file: %(error)s")
+        raise ImportFileError(message % {"file": path.name, "error": exc}) from exc
 
 
 def _without_pandas_index(record: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from labeling.imports.formats import Format, Location, RowError
+from django.utils.translation import gettext as _
+
+from core.texts import text_shown
+from labeling.imports.formats import Format, Location, RowError, value_kind
 from labeling.models.prompt import (
     MAX_INPUT_CHARS,
     MAX_INSTRUCTION_CHARS,
@@ -127,7 +130,8 @@ class _RowCheck:
         given = [name for name in names if self.record.get(name) not in (None, "")]
         if len(given) > 1:
             self.used.update(names)
-            self.fail(given[1], f"given together with '{given[0]}'; use one of them")
+            message = _("given together with '%(other)s'; use one of them")
+            self.fail(given[1], message % {"other": given[0]})
             return ""
         return self.text(given[0] if given else names[0], limit)
 
@@ -147,14 +151,19 @@ class _RowCheck:
 
 def _text_problem(value: Any, limit: int, *, required: bool) -> str | None:
     if value is None:
-        return "missing" if required else None
+        return _("missing") if required else None
     if not isinstance(value, str):
-        return f"expected text, got {_kind(value)}"
+        return _not_text(value)
     if required and not value.strip():
-        return "empty"
+        return _("empty")
     if len(value) > limit:
-        return f"{len(value):,} characters; the limit is {limit:,}"
+        message = _("%(count)s characters; the limit is %(limit)s")
+        return message % {"count": f"{len(value):,}", "limit": f"{limit:,}"}
     return _character_problem(value)
+
+
+def _not_text(value: Any) -> str:
+    return _("expected text, got %(kind)s") % {"kind": value_kind(value)}
 
 
 def _character_problem(text: str) -> str | None:
@@ -162,30 +171,14 @@ def _character_problem(text: str) -> str | None:
     if match is None:
         return None
     if match.group() == "\x00":
-        return "contains a NUL character"
-    return "is not valid UTF-8 (an undecodable byte or a lone surrogate)"
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float | decimal.Decimal):
-        return "a number"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return f"a {type(value).__name__}"
+        return _("contains a NUL character")
+    return _("is not valid UTF-8 (an undecodable byte or a lone surrogate)")
 
 
 def _metadata_key(key: Any) -> str:
     key = str(key)
     if problem := _character_problem(key):
-        raise ValueError(f"field name {problem}")
+        raise ValueError(_("field name %(problem)s") % {"problem": problem})
     return key
 
 
@@ -207,7 +200,7 @@ def _metadata_value(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, decimal.Decimal | datetime.timedelta):
         return str(value)
-    raise ValueError(f"{_kind(value)} cannot be stored")
+    raise ValueError(_("%(kind)s cannot be stored") % {"kind": value_kind(value)})
 
 
 @dataclass(frozen=True)
@@ -240,6 +233,7 @@ _SHAREGPT = _Shape(
 )
 _HH_TURN = re.compile(r"\n\n(Human|Assistant): ")
 _HH_ROLES = {"Human": USER, "Assistant": ASSISTANT}
+_HH_MARKS = {"human": "'\\n\\nHuman: '", "assistant": "'\\n\\nAssistant: '"}  # as written
 
 
 def _conversation_fields(check: _RowCheck, shape: _Shape) -> tuple[str, list, str]:
@@ -260,7 +254,7 @@ def _conversation_fields(check: _RowCheck, shape: _Shape) -> tuple[str, list, st
         )
         turns = turns[:-1]
     if turns[-1][0] != USER:
-        check.fail(shape.field, "has no user turn to answer")
+        check.fail(shape.field, _("has no user turn to answer"))
         return "", [], ""
     instruction = check.checked_text(
         f"{shape.field}[{len(turns) - 1}].{shape.content}",
@@ -276,34 +270,35 @@ def _turns(check: _RowCheck, shape: _Shape) -> list[tuple[str, str]] | None:
     conversation."""
     turns_value = check.record.get(shape.field)
     if turns_value is None:
-        check.fail(shape.field, "missing")
+        check.fail(shape.field, _("missing"))
         return None
     if not isinstance(turns_value, list) or not turns_value:
-        got = "an empty list" if turns_value == [] else _kind(turns_value)
+        got = _("an empty list") if turns_value == [] else value_kind(turns_value)
         expected = f"{{{shape.role}, {shape.content}}}"
-        check.fail(shape.field, f"expected a list of {expected}, got {got}")
+        message = _("expected a list of %(turns)s, got %(kind)s")
+        check.fail(shape.field, message % {"turns": expected, "kind": got})
         return None
     errors_before = len(check.errors)
     turns = []
     for index, turn in enumerate(turns_value):
         where = f"{shape.field}[{index}]"
         if not isinstance(turn, dict):
-            check.fail(where, f"expected an object, got {_kind(turn)}")
+            check.fail(where, _("expected an object, got %(kind)s") % {"kind": value_kind(turn)})
             continue
         role, content = turn.get(shape.role), turn.get(shape.content)
         if not isinstance(role, str):
-            problem = "missing" if role is None else f"expected text, got {_kind(role)}"
-            check.fail(f"{where}.{shape.role}", problem)
+            check.fail(f"{where}.{shape.role}", _("missing") if role is None else _not_text(role))
         elif role.strip().lower() not in shape.roles:
             known = ", ".join(sorted(set(shape.roles)))
-            check.fail(f"{where}.{shape.role}", f"{role!r} is not a role ({known})")
+            message = _("%(role)s is not a role (%(roles)s)")
+            check.fail(f"{where}.{shape.role}", message % {"role": repr(role), "roles": known})
         if problem := _text_problem(content, MAX_INPUT_CHARS, required=True):
             check.fail(f"{where}.{shape.content}", problem)
         turns.append((shape.roles.get(str(role).strip().lower(), ""), content))
     if len(check.errors) > errors_before:
         return None
-    for index, problem in conversation_problems([r for r, _ in turns], complete=True):
-        check.fail(f"{shape.field}[{index}]", problem)
+    for index, problem in conversation_problems([role for role, _text in turns], complete=True):
+        check.fail(f"{shape.field}[{index}]", text_shown(problem))
     return None if len(check.errors) > errors_before else turns
 
 
@@ -319,23 +314,24 @@ def _hh_fields(check: _RowCheck) -> tuple[str, list, str, str]:
             check.fail(name, problem)
             continue
         turns = _hh_turns(text)
-        problems = conversation_problems([r for r, _ in turns], complete=True) if turns else []
+        roles = [role for role, _text in turns]
+        problems = conversation_problems(roles, complete=True) if turns else []
         if not turns or problems or turns[-1][0] != ASSISTANT or len(turns) < 2:
-            check.fail(
-                name,
-                "expected alternating '\\n\\nHuman: ' and '\\n\\nAssistant: ' "
-                "turns ending with an Assistant turn",
+            message = _(
+                "expected alternating %(human)s and %(assistant)s turns ending with an "
+                "Assistant turn"
             )
+            check.fail(name, message % _HH_MARKS)
             continue
-        if any(not content.strip() for _, content in turns):
-            check.fail(name, "has an empty turn")
+        if any(not content.strip() for _role, content in turns):
+            check.fail(name, _("has an empty turn"))
             continue
         parsed[name] = turns
     if len(parsed) < 2:
         return "", [], "", ""
     chosen, rejected = parsed["chosen"], parsed["rejected"]
     if chosen[:-1] != rejected[:-1]:
-        check.fail("rejected", "its conversation before the last answer differs from chosen's")
+        check.fail("rejected", _("its conversation before the last answer differs from chosen's"))
         return "", [], "", ""
     instruction = check.checked_text("chosen", chosen[-2][1].strip(), MAX_INSTRUCTION_CHARS)
     history = [{"role": r, "content": c.strip()} for r, c in chosen[:-2]]

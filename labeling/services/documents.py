@@ -19,6 +19,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from labeling.imports.documents import DocumentText, file_read
 from labeling.models import Document, Project
@@ -29,10 +31,6 @@ from labeling.selectors.documents import document_hashes_known
 MAX_UPLOAD_BYTES = settings.PROMPT_IMPORT_MAX_BYTES
 MAX_LISTED_ERRORS = 20
 BATCH_SIZE = 500
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 @dataclass
@@ -51,12 +49,27 @@ class DocumentUploadReport:
         return self.duplicates_existing + self.duplicates_in_upload
 
     def summary(self) -> str:
-        empty = f"; {_plural(self.empty, 'empty line')} dropped" if self.empty else ""
-        return (
-            f"Stored {_plural(self.stored, 'document')} ({self.chars:,} characters) from "
-            f"{_plural(self.files, 'file')}; {_plural(self.duplicates, 'duplicate')} "
-            f"skipped{empty}."
+        documents = ngettext("%(count)s document", "%(count)s documents", self.stored)
+        files = ngettext("%(count)s file", "%(count)s files", self.files)
+        duplicates = ngettext("%(count)s duplicate", "%(count)s duplicates", self.duplicates)
+        counts = {
+            "documents": documents % {"count": self.stored},
+            "chars": f"{self.chars:,}",
+            "files": files % {"count": self.files},
+            "duplicates": duplicates % {"count": self.duplicates},
+        }
+        if not self.empty:
+            message = _(
+                "Stored %(documents)s (%(chars)s characters) from %(files)s; "
+                "%(duplicates)s skipped."
+            )
+            return message % counts
+        empty = ngettext("%(count)s empty line", "%(count)s empty lines", self.empty)
+        message = _(
+            "Stored %(documents)s (%(chars)s characters) from %(files)s; "
+            "%(duplicates)s skipped; %(empty)s dropped."
         )
+        return message % {**counts, "empty": empty % {"count": self.empty}}
 
 
 def documents_upload(
@@ -71,10 +84,11 @@ def documents_upload(
     the problems of its bad files, one message each.
     """
     if not files:
-        raise ValidationError({"files": ["Choose one or more .txt, .md or .jsonl files."]})
+        raise ValidationError({"files": [_("Choose one or more .txt, .md or .jsonl files.")]})
     if sum(upload.size or 0 for upload in files) > MAX_UPLOAD_BYTES:
         limit = MAX_UPLOAD_BYTES // (1024 * 1024)
-        raise ValidationError({"files": [f"The files are larger than {limit} MiB together."]})
+        message = _("The files are larger than %(limit)s MiB together.")
+        raise ValidationError({"files": [message % {"limit": limit}]})
     report = DocumentUploadReport(files=len(files))
     documents, errors = _files_read(files, report)
     if errors:
@@ -144,7 +158,7 @@ def _listed(errors: list[str]) -> list[str]:
     """The first MAX_LISTED_ERRORS problems, then how many more there were."""
     listed = errors[:MAX_LISTED_ERRORS]
     if len(errors) > len(listed):
-        listed.append(f"... and {len(errors) - len(listed)} more.")
+        listed.append(_("... and %(count)s more.") % {"count": len(errors) - len(listed)})
     return listed
 
 

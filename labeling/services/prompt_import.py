@@ -21,6 +21,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Max
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core.refusals import Refusal, RefusalCode
 from labeling.imports.formats import Format, RowError, format_detect, records_read
@@ -31,10 +33,6 @@ from labeling.services.prompts import prompt_dedupe_key
 
 BATCH_SIZE = 1000
 MAX_LISTED_ERRORS = 20
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 @dataclass
@@ -62,22 +60,36 @@ class ImportReport:
         """The listed errors, then how many more there were, for a person to read."""
         lines = [str(error) for error in self.errors]
         if self.error_count > len(self.errors):
-            lines.append(f"... and {self.error_count - len(self.errors)} more")
+            lines.append(
+                _("... and %(count)s more") % {"count": self.error_count - len(self.errors)}
+            )
         return lines
 
     def summary(self) -> str:
-        return (
-            f"Imported {_plural(self.imported, 'prompt')} "
-            f"({_plural(self.demonstrations, 'reference demonstration')}); "
-            f"{_plural(self.duplicates, 'duplicate')} skipped; {self.invalid} invalid."
+        prompts = ngettext("%(count)s prompt", "%(count)s prompts", self.imported)
+        demonstrations = ngettext(
+            "%(count)s reference demonstration",
+            "%(count)s reference demonstrations",
+            self.demonstrations,
         )
+        duplicates = ngettext("%(count)s duplicate", "%(count)s duplicates", self.duplicates)
+        message = _(
+            "Imported %(prompts)s (%(demonstrations)s); %(duplicates)s skipped; "
+            "%(invalid)s invalid."
+        )
+        return message % {
+            "prompts": prompts % {"count": self.imported},
+            "demonstrations": demonstrations % {"count": self.demonstrations},
+            "duplicates": duplicates % {"count": self.duplicates},
+            "invalid": self.invalid,
+        }
 
 
 class PromptImportRejected(Refusal):
     """An all-or-nothing import met invalid rows, so nothing was written.
 
     `message` is the summary line (the API's `detail`); str() adds the rows' errors, as the
-    command line and the import job show them.
+    command line and the import job show them. Both are in the language active when raised.
     """
 
     default_code = RefusalCode.IMPORT_INVALID_ROWS
@@ -85,14 +97,13 @@ class PromptImportRejected(Refusal):
 
     def __init__(self, report: ImportReport) -> None:
         self.report = report
-        self.text = "\n".join(
-            [
-                f"Nothing imported: {_plural(report.invalid, 'invalid row')} "
-                f"in {report.file_name}.",
-                *(f"  {line}" for line in report.error_lines()),
-            ]
-        )
-        super().__init__(self.text.splitlines()[0])
+        rows = ngettext("%(count)s invalid row", "%(count)s invalid rows", report.invalid)
+        summary = _("Nothing imported: %(rows)s in %(file)s.") % {
+            "rows": rows % {"count": report.invalid},
+            "file": report.file_name,
+        }
+        self.text = "\n".join([summary, *(f"  {line}" for line in report.error_lines())])
+        super().__init__(summary)
 
     def __str__(self) -> str:
         return self.text
@@ -134,7 +145,9 @@ def prompts_import_upload(
     """
     if upload.size > settings.PROMPT_IMPORT_MAX_BYTES:
         limit = settings.PROMPT_IMPORT_MAX_BYTES // (1024 * 1024)
-        raise ValidationError({"file": [f"The file is larger than {limit} MiB."]})
+        raise ValidationError(
+            {"file": [_("The file is larger than %(limit)s MiB.") % {"limit": limit}]}
+        )
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / (Path(upload.name or "").name or "upload")
         with path.open("wb") as file:

@@ -3,7 +3,9 @@ labeling.services.prompt_import. The dedupe key always follows the text it is ma
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
+from core.texts import text_shown
 from labeling.models import Project, Prompt
 from labeling.normalize import prompt_dedupe_key, prompt_normalize
 from training.engine.prompts import conversation_problems
@@ -55,13 +57,16 @@ def history_check(history: list) -> list[dict[str, str]]:
     for turn in history:
         content = turn.get("content") if isinstance(turn, dict) else None
         if not isinstance(content, str) or not content.strip():
-            raise ValidationError({"history": "Every turn of a conversation needs text."})
+            raise ValidationError({"history": _("Every turn of a conversation needs text.")})
         turns.append({"role": turn.get("role"), "content": content})
     if turns:
         problems = conversation_problems([t["role"] for t in turns], complete=False)
         if problems:
             index, problem = problems[0]
-            raise ValidationError({"history": f"Turn {index + 1}: {problem}."})
+            turn = _("Turn %(number)s: %(problem)s.")
+            raise ValidationError(
+                {"history": turn % {"number": index + 1, "problem": text_shown(problem)}}
+            )
     return turns
 
 

@@ -157,7 +157,7 @@ def test_if_better_never_replaces_a_newer_live_version(project, tmp_path):
     ModelVersion.objects.filter(pk=newer.pk).update(status=ModelVersion.Status.LIVE)
     go, why = publish_decision(run, BETTER)
     assert go is False
-    assert f"better than {run.base_version.served_name}, but tiny-v2 is live now" in why
+    assert f"better than {run.base_version.served_name}, but tiny-v2 is live now" in str(why)
 
 
 @pytest.mark.parametrize("publish", ["always", "if_better", "manual"])
@@ -165,12 +165,12 @@ def test_a_reward_model_is_never_published(project, tmp_path, publish):
     run = finished_run(project, tmp_path, method="reward", publish=publish)
     verdict = Verdict(None, "", None, None, "a reward model is not a served policy", False)
     go, why = publish_decision(run, verdict)
-    assert go is False and "never published" in why
+    assert go is False and "never published" in str(why)
 
 
 def test_manual_keeps_even_a_better_model_a_candidate(project, tmp_path):
     go, why = publish_decision(finished_run(project, tmp_path, publish="manual"), BETTER)
-    assert go is False and "stays a candidate (publish by hand)" in why
+    assert go is False and "stays a candidate (publish by hand)" in str(why)
 
 
 @pytest.mark.vllm

@@ -4,11 +4,13 @@ small for the method. The admin's form, the API and `manage.py train` all say so
 is stored."""
 
 import json
+import re
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from labeling.models import DatasetExport, Role
@@ -27,6 +29,7 @@ from tests.training.engine.test_data_paths import (
 from training.engine.schema import (
     EXPORT_FORMATS_FOR_METHOD,
     METHOD_FOR_EXPORT_FORMAT,
+    METHOD_LABELS,
     methods_for_export_format,
 )
 from training.models import TrainingRun
@@ -232,3 +235,56 @@ def test_an_export_that_holds_nothing_out_cannot_be_published_only_if_better(kto
         enqueue=False,
     )
     assert run.publish == TrainingRun.Publish.ALWAYS
+
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def test_a_korean_admin_reads_the_refusal_in_korean_with_the_method_names_translated(
+    client, kto_export
+):
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    changelist = reverse("admin:labeling_project_changelist")
+    chosen = {"action": "start_training_run", "_selected_action": [kto_export.project.pk]}
+    fields = {"apply": "1", "export": kto_export.pk, "overrides": json.dumps(ONE_STEP)}
+    refused = client.post(
+        changelist,
+        {**chosen, **fields, "method": "dpo", "publish": "manual"},
+        HTTP_ACCEPT_LANGUAGE="ko",
+    )
+    assert refused.status_code == 200
+    errors = refused.context["form"].non_field_errors()
+    assert len(errors) == 1 and HANGUL.search(errors[0]), errors
+    assert "exports train with" not in errors[0] and "trains on" not in errors[0]
+    with translation.override("ko"):
+        kto_label = translation.gettext(METHOD_LABELS["kto"])
+        dpo_label = translation.gettext(METHOD_LABELS["dpo"])
+    assert kto_label in errors[0] and dpo_label in errors[0]
+
+    held_out = client.post(
+        changelist,
+        {**chosen, **fields, "method": "kto", "publish": "if_better"},
+        HTTP_ACCEPT_LANGUAGE="ko",
+    )
+    publish_error = held_out.context["form"].non_field_errors()[0]
+    assert HANGUL.search(publish_error) and "holds no rows out" not in publish_error
+    assert not TrainingRun.objects.exists()
+
+
+def test_an_empty_train_split_is_refused_in_korean_through_the_api():
+    project = project_with_prompts("unjudged-ko", kinds=["compare"], completions=2)
+    export = exported(project, "preference")
+    admin = UserFactory(username="api-admin-ko")
+    membership_grant(project=project, user=admin, role=Role.ADMIN)
+    api = APIClient()
+    api.force_authenticate(admin)
+    answer = api.post(
+        reverse("api:training_runs", args=[project.slug]),
+        {"method": "dpo", "export": export.pk, "overrides": ONE_STEP},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="ko",
+    )
+    assert answer.status_code == 400
+    message = answer.json()["export"][0]
+    assert HANGUL.search(message) and "nothing to train on" not in message
+    assert f"#{export.pk}" in message and "0 train, 0 validation, 0 test" in message

@@ -26,6 +26,7 @@ from training.engine.schema import (
     methods_for_export_format,
     missing_columns,
 )
+from training.engine.texts import Text, gettext_noop
 
 # The weighted desirable : undesirable ratio aimed at when the weights come from the counts:
 # the middle of TRL's recommended [1, 4/3], so that rounding to 2 decimals stays inside it.
@@ -85,23 +86,31 @@ def kto_weights_for(options: Any, n_desirable: int, n_undesirable: int) -> tuple
     )
 
 
-def export_format_problem(method: str, export_format: str | None) -> str | None:
+def export_format_problem(method: str, export_format: str | None) -> Text | None:
     """Why `method` cannot train on an export of this format (None when it can, or when the
     snapshot was made by hand under a name no method declares)."""
     known = {f for formats in EXPORT_FORMATS_FOR_METHOD.values() for f in formats}
     if export_format not in known or export_format in EXPORT_FORMATS_FOR_METHOD[method]:
         return None
-    fitting = ", ".join(METHOD_LABELS[m] for m in methods_for_export_format(export_format))
+    fitting = _labels(methods_for_export_format(export_format))
     takes = " or ".join(EXPORT_FORMATS_FOR_METHOD[method])
-    return (
-        f"{METHOD_LABELS[method]} trains on {takes} exports, not on {export_format} ones; "
-        f"{export_format} exports train with {fitting}"
+    template = gettext_noop(
+        "{method} trains on {takes} exports, not on {format} ones; {format} exports train "
+        "with {fitting}"
     )
+    params = {"method": Text(METHOD_LABELS[method]), "takes": takes, "format": export_format}
+    return Text(template, {**params, "fitting": fitting})
+
+
+def _labels(methods: tuple[str, ...]) -> Text:
+    """The methods' labels, comma-separated, each shown in the reader's language."""
+    template = ", ".join(f"{{m{i}}}" for i in range(len(methods)))
+    return Text(template, {f"m{i}": Text(METHOD_LABELS[m]) for i, m in enumerate(methods)})
 
 
 def manifest_problems(
     c: Any, manifest: dict[str, Any], export_format: str | None = None
-) -> tuple[str, str] | None:
+) -> tuple[str, Text] | None:
     """What makes a snapshot unable to train `c`, from its manifest.json alone (so a run can be
     refused before it is queued): ("method", why) when the method does not take the export's
     format, ("data", why) when the train split is empty or too small; None when neither."""
@@ -118,33 +127,42 @@ def manifest_problems(
         return None  # a hand-made snapshot without counts: the engine counts when it loads
     counts = ", ".join(f"{rows.get(split, 0)} {split}" for split in SPLITS)
     if rows["train"] <= 0:
-        return "data", f"its train split is empty ({counts} rows): nothing to train on"
+        template = gettext_noop("its train split is empty ({counts} rows): nothing to train on")
+        return "data", Text(template, {"counts": counts})
     problems = train_rows_problems(c, rows["train"])
-    return ("data", f"{'; '.join(problems)} ({counts} rows)") if problems else None
+    if not problems:
+        return None
+    return "data", Text(
+        gettext_noop("{problem} ({counts} rows)"), {"problem": problems[0], "counts": counts}
+    )
 
 
-def train_rows_problems(c: Any, n: int, *, train_file: str = "train split") -> list[str]:
+def train_rows_problems(c: Any, n: int, *, train_file: str = "train split") -> list[Text]:
     """The engine's rule for the size of the train split: not empty, at least MIN_TRAIN_ROWS
     of the method's rows, and enough rows for the batches the method needs."""
     if n <= 0:
-        return [f"{train_file} is missing or empty: nothing to train on"]
+        template = gettext_noop("{train_file} is missing or empty: nothing to train on")
+        return [Text(template, {"train_file": train_file})]
     noun = ROW_NOUN[c.method]
     if n < MIN_TRAIN_ROWS[c.method]:
-        return [
-            f"too few {noun} for the train split: {n}; {c.method} needs at least "
-            f"{MIN_TRAIN_ROWS[c.method]}"
-        ]
-    p: list[str] = []
+        template = gettext_noop(
+            "too few {noun} for the train split: {n}; {method} needs at least {least}"
+        )
+        params = {"noun": noun, "n": n, "method": c.method, "least": MIN_TRAIN_ROWS[c.method]}
+        return [Text(template, params)]
+    p: list[Text] = []
     if c.method == "kto" and c.kto.loss_type == "kto" and n < c.batch_size:
-        p.append(
-            f"KTO needs at least batch_size ({c.batch_size}) train rows to estimate its KL "
-            f"term; the train split has {n}"
+        template = gettext_noop(
+            "KTO needs at least batch_size ({batch_size}) train rows to estimate its KL term; "
+            "the train split has {n}"
         )
+        p.append(Text(template, {"batch_size": c.batch_size, "n": n}))
     if c.method == "rlhf" and n * c.rlhf.num_generations < c.batch_size:
-        p.append(
-            f"rlhf: {n} prompts x {c.rlhf.num_generations} generations cannot fill a batch of "
-            f"{c.batch_size}"
+        template = gettext_noop(
+            "rlhf: {n} prompts x {generations} generations cannot fill a batch of {batch_size}"
         )
+        params = {"n": n, "generations": c.rlhf.num_generations, "batch_size": c.batch_size}
+        p.append(Text(template, params))
     return p
 
 
@@ -197,14 +215,16 @@ def prompt_style_problems(c: Any) -> list[str]:
     return template_problems(c.text_template) if style == TEXT else []
 
 
-def conversational_rows_problem(c: Any) -> str | None:
+def conversational_rows_problem(c: Any) -> Text | None:
     """Conversational rows for a text-style model (no chat template to render them with)."""
     if prompt_style_problems(c) or prompt_style_for(c.prompt_style, c.base_model) != TEXT:
         return None
-    return (
-        "the base model has no chat template (prompt style text), so conversational rows "
-        "cannot be rendered: train on an alpaca, dolly or text export, or on a preference "
-        "or kto export made with conversational off"
+    return Text(
+        gettext_noop(
+            "the base model has no chat template (prompt style text), so conversational rows "
+            "cannot be rendered: train on an alpaca, dolly or text export, or on a preference "
+            "or kto export made with conversational off"
+        )
     )
 
 
@@ -327,10 +347,10 @@ def dataset_problems(c: Any, s: DatasetStats) -> list[str]:
     train_file = str(Path(s.data_dir) / s.files.get("train", "train.jsonl"))
     wrong_format = export_format_problem(c.method, s.export_format)
     if wrong_format:
-        return [wrong_format]
+        return [str(wrong_format)]
     train_columns = s.columns.get("train")
     if train_columns is None or s.rows.get("train", 0) == 0:
-        return train_rows_problems(c, 0, train_file=train_file)
+        return [str(problem) for problem in train_rows_problems(c, 0, train_file=train_file)]
     missing = missing_columns(c.method, train_columns)
     if missing:
         return [
@@ -346,9 +366,9 @@ def dataset_problems(c: Any, s: DatasetStats) -> list[str]:
         ]
     n = s.rows["train"]
     if n < MIN_TRAIN_ROWS[c.method]:
-        return train_rows_problems(c, n)
+        return [str(problem) for problem in train_rows_problems(c, n)]
     p: list[str] = _kto_data_problems(c, s) if c.method == "kto" else []
-    return p + train_rows_problems(c, n)
+    return p + [str(problem) for problem in train_rows_problems(c, n)]
 
 
 def _kto_data_problems(c: Any, s: DatasetStats) -> list[str]:

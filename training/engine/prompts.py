@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from training.engine.texts import Text, gettext_noop
+
 _PLACEHOLDER = re.compile(r"\{(instruction|input|output)\}")
 _OUTPUT_MARK = "\x00output\x00"
 
@@ -72,30 +74,40 @@ def flat_instruction(history: list[dict[str, str]] | tuple, instruction: str) ->
     return "\n\n".join([*turns, f"{_SPEAKERS[USER]}: {instruction}"])
 
 
-def conversation_problems(roles: list[str], *, complete: bool) -> list[tuple[int, str]]:
+def conversation_problems(roles: list[str], *, complete: bool) -> list[tuple[int, Text]]:
     """(turn index, what is wrong) for a list of roles that is not a conversation: an optional
     system turn first, then user and assistant turns alternating, from a user turn. A history
     (`complete=False`) ends with an assistant turn; a whole conversation may end with either."""
     problems = []
     start = 1 if roles[:1] == [SYSTEM] else 0
     if start == len(roles):
-        return [(0, "the conversation has no user turn")]
+        return [(0, Text(gettext_noop("the conversation has no user turn")))]
     for index, role in enumerate(roles):
         if role not in ROLES:
-            problems.append((index, f"{role!r} is not a role ({', '.join(ROLES)})"))
+            template = gettext_noop("{role!r} is not a role ({roles})")
+            problems.append((index, Text(template, {"role": role, "roles": ", ".join(ROLES)})))
         elif role == SYSTEM and index != 0:
-            problems.append((index, "a system turn may only open the conversation"))
+            problems.append(
+                (index, Text(gettext_noop("a system turn may only open the conversation")))
+            )
         elif index >= start and role != (USER if (index - start) % 2 == 0 else ASSISTANT):
             problems.append((index, _order_problem(role, first=index == start)))
     if not complete and not problems and roles[-1] != ASSISTANT:
-        problems.append((len(roles) - 1, "a history ends with an assistant turn"))
+        problems.append(
+            (len(roles) - 1, Text(gettext_noop("a history ends with an assistant turn")))
+        )
     return problems
 
 
-def _order_problem(role: str, *, first: bool) -> str:
+def _order_problem(role: str, *, first: bool) -> Text:
     if first:
-        return f"the conversation opens with {role}; it must open with user"
-    return f"two {role} turns in a row; user and assistant alternate"
+        return Text(
+            gettext_noop("the conversation opens with {role}; it must open with user"),
+            {"role": role},
+        )
+    return Text(
+        gettext_noop("two {role} turns in a row; user and assistant alternate"), {"role": role}
+    )
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
-def gettext_noop(text: str) -> str:
-    """Marks a label for Django's makemessages; the app translates it where it shows it."""
-    return text
-
+from training.engine.texts import gettext_noop
 
 # The training methods, the one list of them: name (a module training.engine.<name>, and the
 # value stored in TrainingRun.method) -> the label forms and the admin show, in their order.

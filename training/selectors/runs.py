@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from core.texts import text_shown
 from training.engine import lineage
 from training.engine.config import ConfigError, load_config
 from training.engine.gate import GATE_METRIC_LABELS, GATE_METRIC_METHODS
@@ -62,6 +64,28 @@ class RunProgress:
     events: int = 0
     phases: list[str] = field(default_factory=list)
     comparison: list[ParentComparison] = field(default_factory=list)
+    gate: GateShown | None = None
+
+
+@dataclass(frozen=True)
+class GateShown:
+    """The publish gate's verdict and outcome (TrainingRun.gate) in the reader's language."""
+
+    verdict: str
+    reason: str
+    outcome: str
+
+
+def gate_shown(gate: dict | None) -> GateShown | None:
+    """A run's stored gate sentences, translated; a gate stored before its sentences had
+    templates shows its English text."""
+    if not gate:
+        return None
+    return GateShown(
+        verdict=_(gate["verdict"]) if gate.get("verdict") else "",
+        reason=text_shown(gate.get("reason_text") or gate.get("reason", "")),
+        outcome=text_shown(gate.get("outcome_text") or gate.get("outcome", "")),
+    )
 
 
 def run_progress(run: TrainingRun) -> RunProgress:
@@ -85,6 +109,7 @@ def run_progress(run: TrainingRun) -> RunProgress:
         events=len(history),
         phases=sorted({e.get("phase", "train") for e in history}),
         comparison=parent_comparison(run),
+        gate=gate_shown(run.gate),
     )
 
 
@@ -108,7 +133,7 @@ def parent_comparison(run: TrainingRun) -> list[ParentComparison]:
             continue
         rows.append(
             ParentComparison(
-                label=GATE_METRIC_LABELS[metric],
+                label=_(GATE_METRIC_LABELS[metric]),
                 new=_figure(metrics.get(new_key)),
                 parent=_figure(metrics.get(parent_key)),
                 higher_is_better=higher,
@@ -126,29 +151,37 @@ def run_lineage(run: TrainingRun) -> str:
     """What the run started from: as its result's meta.json records it once there is one,
     before that what its configuration will make it start from."""
     parent = run.base_version
+    name = parent.served_name
     if not parent.is_adapter:
-        return f"a fresh adapter on the base model {parent.served_name}"
+        return _("a fresh adapter on the base model %(name)s") % {"name": name}
     version = run.result_version
     if version is not None:
         record = read_meta(version.adapter_path).get("started_from")
-        return _started_from_text(record or {}, parent.served_name)
+        return _started_from_text(record or {}, name)
     try:
         init_from_parent = load_config(None, run.method, run.config or {}).init_from_parent
     except ConfigError:
         init_from_parent = True
     if init_from_parent:
-        return f"continues the adapter of {parent.served_name}"
-    return f"a fresh adapter on the base model ({parent.served_name} is the parent)"
+        return _("continues the adapter of %(name)s") % {"name": name}
+    return _("a fresh adapter on the base model (%(name)s is the parent)") % {"name": name}
 
 
 def _started_from_text(record: dict, parent: str) -> str:
     init = record.get("init")
-    reference = " (reference: the parent)" if record.get("reference") == "parent" else ""
+    values = {"name": parent}
     if init == lineage.FROM_PARENT_ADAPTER:
-        return f"continued the adapter of {parent}{reference}"
-    if init == lineage.FROM_PARENT_MERGED:
-        return f"full fine-tune of {parent}'s adapter merged into the base model{reference}"
-    return f"a fresh adapter on the base model ({parent} is the parent it is compared with)"
+        text = _("continued the adapter of %(name)s") % values
+    elif init == lineage.FROM_PARENT_MERGED:
+        text = _("full fine-tune of %(name)s's adapter merged into the base model") % values
+    else:
+        return (
+            _("a fresh adapter on the base model (%(name)s is the parent it is compared with)")
+            % values
+        )
+    if record.get("reference") == "parent":
+        text += " " + _("(reference: the parent)")
+    return text
 
 
 def loss_chart(losses: list[tuple[int, float]]) -> tuple[str, tuple[float, float] | None]:

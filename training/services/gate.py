@@ -12,7 +12,10 @@ import logging
 import math
 from typing import Any, Protocol
 
+from django.utils.translation import gettext_noop
+
 from training.engine.gate import Verdict, better_than_parent
+from training.engine.texts import Text
 from training.models import TrainingRun
 from training.selectors.runs import gate_metric_of
 from training.selectors.versions import live_version
@@ -50,6 +53,9 @@ def training_run_gate_apply(*, run: TrainingRun, reporter: Reporter) -> Training
         return run
     verdict = better_than_parent(run.method, version.metrics, gate_metric=gate_metric_of(run))
     go, outcome = publish_decision(run, verdict)
+    # The gate's sentences are stored in English (`reason`, `outcome`, for the log and the
+    # API) and as templates (`reason_text`, `outcome_text`) that the run page shows in the
+    # reader's language (training.selectors.runs.gate_shown).
     gate = {
         "policy": run.publish,
         **verdict.to_dict(),
@@ -66,8 +72,12 @@ def training_run_gate_apply(*, run: TrainingRun, reporter: Reporter) -> Training
             if not isinstance(exc, PublishError):
                 logger.exception("publishing %s after run %s failed", version.served_name, run.pk)
             gate["error"] = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
-            outcome = f"{version.served_name} could not be published and stays a candidate: {exc}"
-    gate["outcome"] = outcome
+            outcome = Text(
+                gettext_noop("{name} could not be published and stays a candidate: {error}"),
+                {"name": version.served_name, "error": str(exc)[:MAX_ERROR_CHARS]},
+            )
+    gate["outcome"] = str(outcome)
+    gate["outcome_text"] = outcome.to_dict()
     reporter.note(f"publish policy {run.publish}: {outcome}")
     reporter.flush(force=True)
     TrainingRun.objects.filter(pk=run.pk).update(gate=gate)
@@ -75,30 +85,51 @@ def training_run_gate_apply(*, run: TrainingRun, reporter: Reporter) -> Training
     return run
 
 
-def publish_decision(run: TrainingRun, verdict: Verdict) -> tuple[bool, str]:
+def publish_decision(run: TrainingRun, verdict: Verdict) -> tuple[bool, Text]:
     """(publish?, the sentence the admin reads) for a succeeded run and its gate verdict.
 
     if_better compares with the run's parent only, so it publishes only while that parent is
     still the live version: a candidate better than v1 says nothing about a newer live v2.
     """
-    name, parent = run.result_version.served_name, run.base_version.served_name
+    values = {
+        "name": run.result_version.served_name,
+        "parent": run.base_version.served_name,
+        "reason": verdict.reason_text or Text(verdict.reason),
+    }
+
+    def said(template: str, **more: str) -> Text:
+        return Text(template, {**values, **more})
+
     if not verdict.applicable:
-        return False, f"{name} stays a candidate: {verdict.reason}, so it is never published"
+        return False, said(
+            gettext_noop("{name} stays a candidate: {reason}, so it is never published")
+        )
     if run.publish == TrainingRun.Publish.MANUAL:
-        return False, f"{name} stays a candidate (publish by hand); vs {parent}: {verdict.reason}"
+        return False, said(
+            gettext_noop("{name} stays a candidate (publish by hand); vs {parent}: {reason}")
+        )
     if run.publish == TrainingRun.Publish.ALWAYS:
-        return True, f"{name} is live (published on success); vs {parent}: {verdict.reason}"
+        return True, said(
+            gettext_noop("{name} is live (published on success); vs {parent}: {reason}")
+        )
     if verdict.better is None:
-        return False, f"{name} stays a candidate: the gate cannot decide: {verdict.reason}"
+        return False, said(
+            gettext_noop("{name} stays a candidate: the gate cannot decide: {reason}")
+        )
     if not verdict.better:
-        return False, f"{name} stays a candidate: not better than {parent}: {verdict.reason}"
+        return False, said(
+            gettext_noop("{name} stays a candidate: not better than {parent}: {reason}")
+        )
     live = live_version(run.project)
     if live is not None and live.pk != run.base_version_id:
-        return False, (
-            f"{name} stays a candidate: better than {parent}, but {live.served_name} is live "
-            f"now and was not compared: {verdict.reason}"
+        return False, said(
+            gettext_noop(
+                "{name} stays a candidate: better than {parent}, but {live} is live now and "
+                "was not compared: {reason}"
+            ),
+            live=live.served_name,
         )
-    return True, f"{name} is live: better than {parent}: {verdict.reason}"
+    return True, said(gettext_noop("{name} is live: better than {parent}: {reason}"))
 
 
 def parent_figures(metrics: dict[str, Any]) -> dict[str, float]:

@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from core.texts import text_shown
 from labeling.models import Project
 from serving.config import base_model_prompt_style
 from training.engine import lineage
@@ -21,13 +24,13 @@ from training.models import ModelVersion, TrainingRun
 from training.selectors.versions import live_version
 from training.services.versions import version_is_reward_model
 
-FULL_WEIGHTS_PUBLISH = (
+FULL_WEIGHTS_PUBLISH = gettext_lazy(
     "A full fine-tune (lora false) cannot be published: serving it needs the model servers "
     "restarted on its weights. Choose to publish by hand (it stays a candidate), or train LoRA."
 )
 
 
-NOTHING_HELD_OUT = (
+NOTHING_HELD_OUT = gettext_lazy(
     "This export holds no rows out, so the run cannot be compared with the version it starts "
     'from and "better than the parent" cannot decide: choose to publish it when it succeeds, '
     "or by hand, or export again with held-out rows."
@@ -92,15 +95,17 @@ def run_request_check(
     """Refuse a run that would fail in the worker; the snapshot and the version it starts
     from when it would not."""
     if method not in TrainingRun.Method.values:
-        raise ValidationError({"method": f"Unknown method {method!r}."})
+        raise ValidationError({"method": _("Unknown method %(method)r.") % {"method": method}})
     if publish not in TrainingRun.Publish.values:
-        raise ValidationError({"publish": f"Unknown publish policy {publish!r}."})
+        unknown = _("Unknown publish policy %(publish)r.") % {"publish": publish}
+        raise ValidationError({"publish": unknown})
     if not (directory / "manifest.json").is_file():
-        raise ValidationError({"snapshot_dir": f"{directory} holds no manifest.json."})
+        no_manifest = _("%(directory)s holds no manifest.json.") % {"directory": directory}
+        raise ValidationError({"snapshot_dir": no_manifest})
     if base_version is None:
         base_version = live_version(project)
     if base_version is None or base_version.project_id != project.pk:
-        raise ValidationError({"base_version": "Choose a model version of this project."})
+        raise ValidationError({"base_version": _("Choose a model version of this project.")})
     try:
         config = training_config_build(
             method=method, base_version=base_version, overrides=dict(overrides or {})
@@ -129,10 +134,15 @@ def _snapshot_fit_check(*, config: TrainConfig, directory: Path, export: Any) ->
     if found is None:
         return manifest
     field, why = found
+    why = text_shown(why)
     if field == "data":
         field = "export" if export is not None else "snapshot_dir"
-        name = f"Export #{export.pk}" if export is not None else f"The snapshot {directory}"
-        why = f"{name} cannot train {config.method}: {why}"
+        if export is not None:
+            cannot = _("Export #%(number)s cannot train %(method)s: %(why)s.")
+        else:
+            cannot = _("The snapshot %(directory)s cannot train %(method)s: %(why)s.")
+        values = {"number": getattr(export, "pk", ""), "directory": directory, "why": why}
+        raise ValidationError({field: cannot % {**values, "method": config.method}})
     raise ValidationError({field: f"{why[0].upper()}{why[1:]}."})
 
 
@@ -147,15 +157,21 @@ def reward_version_override(
         return overrides
     if method != TrainingRun.Method.RLHF:
         raise ValidationError(
-            {"reward_version": f"Only an RLHF run takes a reward model, not a {method} run."}
+            {
+                "reward_version": _("Only an RLHF run takes a reward model, not a %(method)s run.")
+                % {"method": method}
+            }
         )
     if reward_version.project_id != project.pk:
-        raise ValidationError({"reward_version": "Choose a reward model of this project."})
+        raise ValidationError({"reward_version": _("Choose a reward model of this project.")})
     if not version_is_reward_model(reward_version):
         raise ValidationError(
             {
-                "reward_version": f"{reward_version.served_name} is not a reward model: choose "
-                "a version a reward run made, or none to train one on the export first."
+                "reward_version": _(
+                    "%(name)s is not a reward model: choose a version a reward run made, or "
+                    "none to train one on the export first."
+                )
+                % {"name": reward_version.served_name}
             }
         )
     try:
@@ -164,7 +180,7 @@ def reward_version_override(
         raise ValidationError({"config": str(exc)}) from None
     if named:
         raise ValidationError(
-            {"reward_version": "The overrides name rlhf.reward_model too: choose it once."}
+            {"reward_version": _("The overrides name rlhf.reward_model too: choose it once.")}
         )
     rlhf = overrides.get("rlhf")
     path = str(Path(reward_version.adapter_path).resolve())
@@ -176,11 +192,14 @@ def snapshot_dir_of(export: Any, snapshot_dir: str | Path | None) -> Path:
     if snapshot_dir:
         return Path(snapshot_dir).resolve()
     if export is None:
-        raise ValidationError({"snapshot_dir": "Choose a dataset export to train on."})
+        raise ValidationError({"snapshot_dir": _("Choose a dataset export to train on.")})
     if getattr(export, "status", "done") != "done":
-        raise ValidationError({"export": f"Export {export.pk} is {export.status}, not done."})
+        not_done = _("Export %(number)s is %(status)s, not done.")
+        raise ValidationError({"export": not_done % {"number": export.pk, "status": export.status}})
     for name in ("snapshot_dir", "directory", "path"):
         value = getattr(export, name, None)
         if value:
             return Path(str(value)).resolve()
-    raise ValidationError({"export": f"Export {export} has no snapshot directory."})
+    raise ValidationError(
+        {"export": _("Export %(export)s has no snapshot directory.") % {"export": export}}
+    )

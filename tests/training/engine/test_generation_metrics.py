@@ -113,7 +113,7 @@ def test_the_overlap_gate_says_why_and_a_tie_is_not_better():
     assert "higher is better" in verdict.reason
     for metrics in ({"eval_loss": 1.0, "eval_parent_loss": 2.0}, {"eval_bleu": float("nan")}):
         undecided = better_than_parent("sft", metrics, gate_metric="bleu")
-        assert undecided.better is None and undecided.reason == NO_GENERATIONS
+        assert undecided.better is None and undecided.reason == str(NO_GENERATIONS)
 
 
 @pytest.mark.parametrize(

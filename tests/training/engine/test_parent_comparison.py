@@ -91,7 +91,7 @@ def test_without_a_held_out_comparison_the_gate_cannot_decide(metrics):
     for method in ("sft", "dpo", "kto", "orpo", "rlhf", "cpt"):
         verdict = better_than_parent(method, metrics)
         assert verdict.better is None and verdict.label == "undecided"
-        assert verdict.reason == NO_COMPARISON
+        assert verdict.reason == str(NO_COMPARISON)
 
 
 def test_a_reward_model_is_never_better():
