@@ -241,3 +241,41 @@ def test_field_labels_and_model_names_render_in_korean(client, loop):
             missing[name] = absent
     assert english == {}
     assert missing == {}
+
+
+def test_an_export_request_refused_at_the_click_says_why_in_korean(client, loop):
+    """The export form's and the API's refusals (split, filters, options) in Korean."""
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(loop["admin"])
+    url = reverse("api:exports", args=[loop["project"].slug])
+    refusals = {
+        "split": {"format": "preference", "split": [0.0, 0.5, 0.5]},
+        "filters": {"format": "preference", "filters": {"date_from": "soon"}},
+        "options": {"format": "alpaca", "options": {"min_chosen_helpful": 4}},
+    }
+    for field, body in refusals.items():
+        english = api.post(url, body, format="json").json()
+        korean = api.post(url, body, format="json", HTTP_ACCEPT_LANGUAGE="ko").json()
+        assert english[field] != korean[field], field
+        assert re.search(r"[\uac00-\ud7a3]", korean[field][0]), korean
+    assert not DatasetExport.objects.exclude(pk=loop["export"].pk).exists()
+
+    client.force_login(loop["admin"])
+    data = {
+        "action": "export_dataset",
+        "_selected_action": [loop["project"].pk],
+        "apply": "1",
+        "format": "preference",
+        "rule": "all",
+        "split": "0,0.5,0.5",
+        "seed": "0",
+    }
+    page = client.post(reverse("admin:labeling_project_changelist"), data, **KOREAN)
+    assert "학습 분할은 비워 둘 수 없습니다." in html.unescape(page.content.decode())
+    unreadable = {**data, "split": "most,some"}
+    page = client.post(reverse("admin:labeling_project_changelist"), unreadable, **KOREAN)
+    assert "합이 1이 되는 음수가 아닌 비율 세 개여야 합니다." in html.unescape(
+        page.content.decode()
+    )

@@ -15,6 +15,7 @@ from labeling.admin.scoping import ProjectScopedAdmin
 from labeling.admin.training_actions import train_on_export
 from labeling.exports.split import parse_split_ratios
 from labeling.models import DatasetExport, Demonstration, Project
+from labeling.selectors.exports import conversational_by_default
 from labeling.services.export_checks import DEFAULT_SPLIT
 from labeling.services.exports import (
     DatasetExportRefused,
@@ -58,8 +59,10 @@ class DatasetExportForm(forms.Form):
     conversational = forms.BooleanField(
         label=_("Conversational"),
         required=False,
-        initial=True,
-        help_text=_("Preference/KTO: messages rather than plain text."),
+        help_text=_(
+            "Preference/KTO: messages rather than plain text. Ticked when the served model "
+            "has a chat template; a text-style model trains on plain text only."
+        ),
     )
     require_accepted = forms.BooleanField(
         label=_("Require accepted"),
@@ -125,6 +128,7 @@ class DatasetExportForm(forms.Form):
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["annotators"].queryset = project.members.order_by("username")
+        self.fields["conversational"].initial = conversational_by_default()
         self.fields["model_versions"].choices = [
             (version.number, str(version)) for version in project.model_versions.all()
         ]
@@ -132,8 +136,10 @@ class DatasetExportForm(forms.Form):
     def clean_split(self):
         try:
             return parse_split_ratios(self.cleaned_data["split"])
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from None
+        except ValueError:  # the parser's English is the command line's
+            raise forms.ValidationError(
+                _("Three non-negative fractions that add up to 1.")
+            ) from None
 
     def export_arguments(self) -> dict:
         data = self.cleaned_data

@@ -7,6 +7,8 @@ the sides shown are shuffled per task. Which kinds take verdicts, which verdict 
 them and how, the kinds say (Kind.gold_verdicts, Kind.gold_correct in labeling.kinds).
 """
 
+from django.utils.translation import gettext as _
+
 from labeling.kinds import KINDS, gold_kinds
 from labeling.quality.agreement import JudgementRow
 
@@ -18,15 +20,15 @@ def verdict_errors(verdict) -> list[str]:
     kinds = gold_kinds()
     if not isinstance(verdict, dict) or verdict.get("kind") not in kinds:
         named = " or ".join(f'"{kind}"' for kind in kinds)
-        return [f'A verdict is an object with "kind": {named}.']
+        return [_('A verdict is an object with "kind": %(kinds)s.') % {"kinds": named}]
     if "best_completion" in verdict:
         if not isinstance(verdict["best_completion"], int):
-            return ['"best_completion" must be a completion id.']
+            return [_('"best_completion" must be a completion id.')]
         return []
     by_choice = "choice" in KINDS[verdict["kind"]].gold_verdicts
     if by_choice and verdict.get("choice") in CHOICES:
         return []
-    return ['Give "best_completion" (an id), or for compare "choice": a, b, tie or both_bad.']
+    return [_('Give "best_completion" (an id), or for compare "choice": a, b, tie or both_bad.')]
 
 
 def gold_correct(verdict: dict, row: JudgementRow) -> bool | None:

@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from labeling.access import projects_administered_by
 from labeling.models import Completion, DatasetExport, Demonstration, Judgement, Project, Prompt
+from serving.config import base_model_prompt_style
+from training.engine.prompts import CHAT
 from training.models import ModelVersion
 
 PROMPT_FIELDS = ("pk", "instruction", "input", "category", "history", "drafted_by")
@@ -180,3 +182,13 @@ def dataset_exports_visible_to(*, user: AbstractBaseUser) -> QuerySet[DatasetExp
     if user.is_superuser:
         return exports
     return exports.filter(project__in=projects_administered_by(user=user))
+
+
+def conversational_by_default() -> bool:
+    """Whether a preference or KTO export holds messages (conversational rows) unless told:
+    yes when the served base model has a chat template; for a text-style base model plain
+    prompts, since it has no chat template to train on messages with."""
+    try:
+        return base_model_prompt_style() == CHAT
+    except ValueError:  # an unreadable tokenizer config: the exports' old default
+        return True

@@ -22,6 +22,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.refusals import Refusal, RefusalCode
@@ -36,12 +37,15 @@ from labeling.exports.snapshot import (
 )
 from labeling.exports.split import SPLITS
 from labeling.models import DatasetExport, Project
+from labeling.selectors.exports import conversational_by_default
 from labeling.selectors.quality import agreement_alphas_for
 from labeling.services.export_checks import filters_clean, options_clean, split_clean
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
+# The formats whose rows are messages or plain text, as the `conversational` option says.
+CONVERSATIONAL_FORMATS = ("preference", "kto")
 # An export of 1M preference pairs writes its snapshot in about 20 s. One that started longer
 # ago than this and has written nothing to its snapshot for as long has lost its worker.
 STALE_AFTER_S = 30 * 60
@@ -77,17 +81,21 @@ def dataset_export_create(
     rows (1,0,0) for a first tiny round, and a split holding rows out is refused, not overridden.
     filters: date_from/date_to (ISO days, inclusive), annotators (user ids), model_versions
     (version numbers), review_status (demonstration statuses), min_agreement (0-1).
-    options: require_accepted, kto_from_rankings, conversational (default true),
+    options: require_accepted, kto_from_rankings, conversational (preference and KTO; by
+    default as the served model takes prompts: selectors.exports.conversational_by_default),
     near_duplicates (default true); preference only: min_chosen_helpful, min_chosen_harmless
     (1-5: pairs whose chosen answer's mean score is lower are dropped; see
     labeling.exports.flags). Raises ValidationError keyed by field.
     """
+    options = options_clean(options or {}, format=format)
+    if format in CONVERSATIONAL_FORMATS and "conversational" not in options:
+        options["conversational"] = conversational_by_default()
     export = DatasetExport(
         project=project,
         format=format,
         rule=rule,
         filters=filters_clean(filters or {}, project=project),
-        options=options_clean(options or {}, format=format),
+        options=options,
         seed=seed,
         parquet=parquet,
         created_by=created_by,
@@ -199,10 +207,12 @@ def dataset_export_again(
 def dataset_export_copy(*, export: DatasetExport, destination: Path) -> Path:
     """Copy a finished snapshot's files into `destination` (new or empty)."""
     if export.directory is None:
-        raise ValidationError(f"Export #{export.pk} has no snapshot ({export.status}).")
+        no_snapshot = gettext("Export #%(number)s has no snapshot (%(status)s).")
+        raise ValidationError(no_snapshot % {"number": export.pk, "status": export.status})
     destination = Path(destination)
     if destination.exists() and any(destination.iterdir()):
-        raise ValidationError(f"{destination} is not empty; choose a new or empty directory.")
+        not_empty = gettext("%(directory)s is not empty; choose a new or empty directory.")
+        raise ValidationError(not_empty % {"directory": destination})
     destination.mkdir(parents=True, exist_ok=True)
     for path in sorted(export.directory.iterdir()):
         shutil.copy2(path, destination / path.name)
@@ -252,7 +262,7 @@ def _manifest(export: DatasetExport, spec: ExportSpec, figures: dict) -> dict:
         "project": export.project.slug,
         "format": export.format,
         "file_format": "parquet" if export.parquet else "jsonl",
-        "conversational": spec.conversational if export.format in ("preference", "kto") else None,
+        "conversational": spec.conversational if export.format in CONVERSATIONAL_FORMATS else None,
         "conversation_rendering": _conversation_rendering(export.format, spec),
         "rule": export.rule,
         "filters": filters,

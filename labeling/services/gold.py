@@ -3,6 +3,7 @@ against (labeling.quality.gold)."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from labeling.models import Completion, Prompt
 from labeling.quality.gold import verdict_errors
@@ -17,7 +18,7 @@ def gold_verdict_check(*, prompt: Prompt, verdict: dict | None) -> None:
         raise ValidationError({"gold_verdict": errors})
     best = verdict.get("best_completion")
     if best is not None and not Completion.objects.filter(pk=best, prompt=prompt).exists():
-        raise ValidationError({"gold_verdict": "That completion is not one of this prompt's."})
+        raise ValidationError({"gold_verdict": _("That completion is not one of this prompt's.")})
 
 
 @transaction.atomic

@@ -178,3 +178,25 @@ def test_conversational_exports_are_refused_at_the_click_for_a_text_style_model(
         )
     message = " ".join(refused.value.message_dict["export"])
     assert "no chat template" in message and "conversational off" in message
+
+
+def test_a_text_style_model_gets_plain_preference_and_kto_exports_unless_told(project, settings):
+    """The export's `conversational` default follows the served model: a text-style model
+    cannot train on messages, so its preference and KTO exports are plain unless asked."""
+    from labeling.admin.exports import DatasetExportForm
+    from labeling.services.exports import dataset_export_create
+
+    for format in ("preference", "kto"):
+        plain = dataset_export_create(project=project, format=format)
+        assert plain.options["conversational"] is False
+    asked = dataset_export_create(
+        project=project, format="preference", options={"conversational": True}
+    )
+    assert asked.options["conversational"] is True
+    assert DatasetExportForm(project=project).fields["conversational"].initial is False
+    exported_plain = exported(project, "preference", split=(1.0, 0.0, 0.0))
+    assert exported_plain.manifest["conversational"] is False
+
+    settings.BASE_MODEL_PROMPT_STYLE = "chat"  # a chat model: messages, as before
+    assert dataset_export_create(project=project, format="kto").options["conversational"]
+    assert DatasetExportForm(project=project).fields["conversational"].initial is True
