@@ -45,8 +45,12 @@ def main(argv: list[str] | None = None) -> None:
     if extra and not hasattr(module, "options"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     options = module.options(extra) if hasattr(module, "options") else {}
-    result = result_build(args.name, module.run(quick=args.quick, **options))
-    path = result_write(args.name, result, quick=args.quick)
+    figures = module.run(quick=args.quick, **options)
+    # A run with options may name its own result file (next_task --selection uncertainty
+    # writes next_task.uncertainty.json beside the default's next_task.json).
+    name = figures.pop("result_name", args.name)
+    result = result_build(args.name, figures)
+    path = result_write(name, result, quick=args.quick)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     print(f"Wrote {path}")
 

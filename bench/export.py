@@ -160,6 +160,8 @@ def _batch_insert(cursor, context: dict, numbers: range) -> None:
                 "language": language,
                 "source": "bench",
                 "metadata": "{}",
+                "history": "[]",
+                "drafted_by": "",
                 "dedupe_key": prompt_dedupe_key(instruction=text),
                 "created_at": now,
             }
@@ -179,6 +181,7 @@ def _batch_insert(cursor, context: dict, numbers: range) -> None:
                 "sampling_params": "{}",
                 "finish_reason": "stop",
                 "is_synthetic": True,
+                "drafted_by": "",
                 "created_at": now,
             }
             for offset, (_, language) in enumerate(prompts)

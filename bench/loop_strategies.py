@@ -103,7 +103,13 @@ def _loop_run(
         if done.returncode != 0:
             raise RuntimeError(f"the {strategy} loop failed (exit {done.returncode})")
         name = "loop.quick.json" if quick else "loop.json"
-        return json.loads((Path(results) / name).read_text())
+        result = json.loads((Path(results) / name).read_text())
+    # Each strategy's whole loop result beside the comparison, so a run cut short during the
+    # second strategy keeps the first.
+    kept = RESULTS_DIR / f"loop_strategies.{strategy}{'.quick' if quick else ''}.json"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    return result
 
 
 def curve(result: dict) -> list[tuple[int, float]]:

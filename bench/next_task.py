@@ -10,6 +10,10 @@ baseline is the same at the small size, so `ratio` says whether it grows with th
 
 `generation_status` (the pre-generation selector the workspace view also calls per render)
 is timed on its own and reported beside the figures: it is not part of the queue.
+
+`--selection order|random|uncertainty` sets the project's prompt selection; for uncertainty
+every prompt has a stored uncertainty of the live version (a spread of scores, as the
+generation worker leaves them), so the queue orders by it.
 """
 
 from __future__ import annotations
@@ -39,7 +43,18 @@ GOAL_P95_MS = 50.0
 GOAL_RATIO = 1.5
 
 
-def run(quick: bool) -> dict:
+def options(argv: list[str]) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m bench next_task")
+    parser.add_argument(
+        "--selection",
+        choices=("order", "random", "uncertainty"),
+        default="order",
+        help="The project's prompt selection (how the queue orders the prompts).",
+    )
+    return {"selection": parser.parse_args(argv).selection}
+
+
+def run(quick: bool, selection: str = "order") -> dict:
     """Measure each size in a child process; the largest size's p95 against the smallest's."""
     from bench.common import child_run
 
@@ -50,6 +65,7 @@ def run(quick: bool) -> dict:
         with tempfile.TemporaryDirectory(prefix="bench-next-task-") as workdir:
             args = [sys.executable, "-m", "bench.next_task", "--measure", str(size)]
             args += ["--iterations", str(iterations), "--workdir", workdir]
+            args += ["--selection", selection]
             child = child_run(args, env=dict(os.environ))
         if child.returncode != 0:
             raise RuntimeError(f"next_task at {size} prompts failed:\n{child.stderr[-4000:]}")
@@ -71,24 +87,26 @@ def run(quick: bool) -> dict:
             "active_annotators": ACTIVE_ANNOTATORS,
             "history_annotators": HISTORY_ANNOTATORS,
             "database": "SQLite (WAL), one process",
+            "selection": selection,
             "quick": quick,
         },
         "met": large["p95_ms"] < GOAL_P95_MS and ratio <= GOAL_RATIO,
         "per_size": {str(size): figures for size, figures in per_size.items()},
+        **({} if selection == "order" else {"result_name": f"next_task.{selection}"}),
     }
 
 
 # --- the child: build one project, then measure -------------------------------------------
 
 
-def _measure(size: int, iterations: int, workdir: Path) -> dict:
+def _measure(size: int, iterations: int, workdir: Path, selection: str = "order") -> dict:
     """In the child: build the project of `size` prompts, then time `iterations` turns."""
     os.environ.setdefault("SECURE_HTTPS", "0")
     from bench.common import django_setup_throwaway, percentile
 
     django_setup_throwaway(workdir)
     started = time.perf_counter()
-    project, annotators = _build(size)
+    project, annotators = _build(size, selection)
     setup_s = time.perf_counter() - started
     render = _renderer(project)
     from labeling.selectors.queue import annotator_progress, task_view
@@ -133,7 +151,11 @@ def _measure(size: int, iterations: int, workdir: Path) -> dict:
 def _submit(assignment, user, i: int) -> None:
     """Submit a valid answer of the assignment's kind, as the workspace form would."""
     from labeling.models import TaskKind
-    from labeling.services.queue import demonstration_submit, judgement_submit
+    from labeling.services.queue import (
+        continuation_submit,
+        demonstration_submit,
+        judgement_submit,
+    )
 
     ids = assignment.completion_ids
     token = assignment.token
@@ -145,6 +167,9 @@ def _submit(assignment, user, i: int) -> None:
     elif assignment.kind == TaskKind.RATE:
         ratings = {pk: {"thumb": "up", "helpful": 4, "flags": []} for pk in ids}
         judgement_submit(token=token, annotator=user, ratings=ratings, time_spent_ms=7000)
+    elif assignment.kind == TaskKind.CONTINUE:
+        turn = f"Go on about point {i} ({uuid.uuid4()})."
+        continuation_submit(token=token, annotator=user, turn=turn, time_spent_ms=20000)
     elif assignment.kind == TaskKind.WRITE:
         demonstration_submit(
             token=token,
@@ -213,7 +238,7 @@ def _generation_status_ms(project) -> float | None:
         return None
 
 
-def _build(size: int):
+def _build(size: int, selection: str = "order"):
     """The project, its prompts and completions, and half of it already judged, inserted with
     explicit ids straight into the tables (the ORM would take minutes at 100k prompts), the
     queue's bookkeeping filled in as the services would have left it."""
@@ -221,8 +246,8 @@ def _build(size: int):
     from django.db import transaction
     from django.utils import timezone
 
-    from labeling.models import Completion, Prompt
-    from labeling.services.projects import project_create
+    from labeling.models import Completion, Prompt, PromptUncertainty
+    from labeling.services.projects import project_create, project_update
 
     User = get_user_model()
     past = timezone.now() - timedelta(hours=1)
@@ -252,6 +277,8 @@ def _build(size: int):
                 "language": "",
                 "source": "bench",
                 "metadata": {},
+                "history": [],
+                "drafted_by": "",
                 "dedupe_key": hashlib.sha256(str(i).encode()).hexdigest(),
                 "created_at": past,
             }
@@ -268,6 +295,7 @@ def _build(size: int):
                 "index": k,
                 "sampling_params": {},
                 "is_synthetic": True,
+                "drafted_by": "",
                 "finish_reason": "stop",
                 "created_at": past,
             }
@@ -275,6 +303,21 @@ def _build(size: int):
             for k in range(n)
         )
         _insert(Completion, completions)
+        project = project_update(project=project, prompt_selection=selection)
+        if selection == "uncertainty":
+            scores = (
+                {
+                    "id": i,
+                    "prompt": i,
+                    "model_version": live.pk,
+                    "completions_spread": (i * 7919 % 1000) / 1000,
+                    "votes_split": None,
+                    "score": (i * 7919 % 1000) / 1000,
+                    "updated_at": past,
+                }
+                for i in prompt_ids
+            )
+            _insert(PromptUncertainty, scores)
         _history(project, live, prompt_ids[: int(size * DONE_SHARE)], users[ACTIVE_ANNOTATORS:])
     return project, users[:ACTIVE_ANNOTATORS]
 
@@ -323,6 +366,7 @@ def _history(project, live, done_prompt_ids, annotators) -> None:
 
     from labeling.kinds import completion_kinds, judgement_kinds
     from labeling.models import Assignment, Judgement, QueueCursor, QueueItem, TaskKind
+    from labeling.selectors.selection import shuffle_key
 
     if not done_prompt_ids:
         return
@@ -342,6 +386,8 @@ def _history(project, live, done_prompt_ids, annotators) -> None:
                     "kind": kind,
                     "model_version": None if kind == TaskKind.ANSWER else live.pk,
                     "taken": OVERLAP,
+                    "uncertainty": 0.0,
+                    "shuffle": shuffle_key(project_id=project.pk, prompt_id=prompt_id),
                     "created_at": done_at,
                 }
             )
@@ -403,7 +449,7 @@ def _shown(kind: str, completion_ids: list[int]) -> list[int]:
 
     if kind == TaskKind.COMPARE:
         return completion_ids[:2]
-    if kind == TaskKind.EDIT:
+    if kind in (TaskKind.EDIT, TaskKind.CONTINUE):
         return completion_ids[:1]
     if kind == TaskKind.ANSWER:
         return []
@@ -428,8 +474,9 @@ def main() -> None:
     parser.add_argument("--measure", type=int, required=True, help="prompts in the project")
     parser.add_argument("--iterations", type=int, default=ITERATIONS)
     parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--selection", default="order")
     args = parser.parse_args()
-    print(json.dumps(_measure(args.measure, args.iterations, args.workdir)))
+    print(json.dumps(_measure(args.measure, args.iterations, args.workdir, args.selection)))
 
 
 if __name__ == "__main__":
