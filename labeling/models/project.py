@@ -6,7 +6,8 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from training.engine.prompts import DEFAULT_TEXT_TEMPLATE  # Alpaca's layout, one home
+from core.texts import text_shown
+from training.engine.prompts import DEFAULT_TEXT_TEMPLATE, template_problems
 
 
 class TaskKind(models.TextChoices):
@@ -32,12 +33,11 @@ def default_task_kinds() -> list[str]:
 
 
 def text_template_validate(value: str) -> None:
-    missing = [name for name in ("{instruction}", "{output}") if name not in value]
-    if missing:
-        names = gettext(" and ").join(missing)
-        raise ValidationError(gettext("The template needs %(names)s.") % {"names": names})
-    if value.count("{output}") > 1:
-        raise ValidationError(gettext("Use {output} once: the text before it is the prompt."))
+    """The engine's rule (training.engine.prompts.template_problems), in the reader's words."""
+    problems = template_problems(value)
+    if problems:
+        shown = text_shown(problems[0])
+        raise ValidationError(f"{shown[0].upper()}{shown[1:]}.")
 
 
 def task_kind_weights_validate(weights, *, enabled: list[str]) -> None:

@@ -212,7 +212,7 @@ def prompt_style_problems(c: Any) -> list[str]:
         style = prompt_style_for(c.prompt_style, c.base_model)
     except ValueError as exc:
         return [str(exc)]
-    return template_problems(c.text_template) if style == TEXT else []
+    return [str(p) for p in template_problems(c.text_template)] if style == TEXT else []
 
 
 def conversational_rows_problem(c: Any) -> Text | None:

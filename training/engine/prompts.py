@@ -137,13 +137,21 @@ class TextTemplate:
         return before + output + after
 
 
-def template_problems(template: str) -> list[str]:
-    """Why a text template cannot render prompts (empty when it can)."""
+def template_problems(template: str) -> list[Text]:
+    """Why a text template cannot render prompts (empty when it can): the one rule, for the
+    engine's config check and the project's form alike."""
     missing = [name for name in ("{instruction}", "{output}") if name not in template]
     if missing:
-        return [f"the text template needs {' and '.join(missing)}"]
+        names: str | Text = missing[0]
+        if len(missing) == 2:
+            both = gettext_noop("{first} and {second}")
+            names = Text(both, {"first": missing[0], "second": missing[1]})
+        return [Text(gettext_noop("the text template needs {names}"), {"names": names})]
     if template.count("{output}") > 1:
-        return ["the text template uses {output} more than once: the text before it is the prompt"]
+        once = gettext_noop(
+            "the text template uses {{output}} more than once: the text before it is the prompt"
+        )
+        return [Text(once)]
     return []
 
 

@@ -200,3 +200,32 @@ def test_a_text_style_model_gets_plain_preference_and_kto_exports_unless_told(pr
     settings.BASE_MODEL_PROMPT_STYLE = "chat"  # a chat model: messages, as before
     assert dataset_export_create(project=project, format="kto").options["conversational"]
     assert DatasetExportForm(project=project).fields["conversational"].initial is True
+
+
+@pytest.mark.parametrize(
+    ("template", "english"),
+    [
+        ("Q: {input}", "The text template needs {instruction} and {output}."),
+        ("Q: {instruction}", "The text template needs {output}."),
+        (
+            "{instruction} {output} {output}",
+            "The text template uses {output} more than once: the text before it is the prompt.",
+        ),
+    ],
+)
+def test_a_project_template_that_cannot_render_is_refused_by_the_engines_rule(template, english):
+    """The project's field and the engine's config check use one rule; the admin reads it in
+    their language."""
+    from django.utils import translation
+
+    from training.engine.prompts import template_problems
+
+    project = ProjectFactory.build(text_template=template)
+    with translation.override("en"), pytest.raises(ValidationError) as refused:
+        project.full_clean(exclude=["slug", "name"])
+    assert refused.value.message_dict["text_template"] == [english]
+    assert str(template_problems(template)[0]) == english[0].lower() + english[1:-1]
+    with translation.override("ko"), pytest.raises(ValidationError) as korean:
+        project.full_clean(exclude=["slug", "name"])
+    message = korean.value.message_dict["text_template"][0]
+    assert message != english and "{output}" in message
