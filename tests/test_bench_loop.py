@@ -119,14 +119,20 @@ def test_the_figures_say_which_goal_is_met_and_what_holds_a_missed_one_back():
     assert "round 2 won 55.0% of 100 head-to-heads (Wilson low 0.45" in goals["held_back_by"]
 
 
-def test_the_loop_benchmark_lists_its_own_options_in_its_help():
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("loop", ["--quick", "--set KEY=VALUE", "--strategy {order,random,uncertainty}"]),
+        ("loop_strategies", ["--rounds ROUNDS", "--pool POOL", "--set KEY=VALUE"]),
+    ],
+)
+def test_the_loop_benchmarks_list_their_own_options_in_their_help(name, options):
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "loop", "--help"],
+        [sys.executable, "-m", "bench", name, "--help"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "--quick" in done.stdout and "--set KEY=VALUE" in done.stdout
-    assert "--strategy {order,random,uncertainty}" in done.stdout
+    assert all(option in done.stdout for option in options), done.stdout

@@ -1,13 +1,7 @@
 """`python -m bench loop_strategies`: how its figures read the two loops' curves. (The loops
-themselves are `bench loop` runs, tested end to end in test_bench_loop.)"""
-
-import subprocess
-import sys
-from pathlib import Path
+themselves are `bench loop` runs, tested end to end in test_bench_loop, its help there too.)"""
 
 from bench.loop_strategies import comparison, curve, judgements_to_reach, plot
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def loop_result(shares, judgements=200):
@@ -65,15 +59,3 @@ def test_the_plot_draws_one_curve_per_strategy(tmp_path):
     runs = {"random": loop_result([0.1, 0.2]), "uncertainty": loop_result([0.1, 0.3])}
     path = plot(runs, tmp_path / "strategies.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_it_lists_its_own_options_in_its_help():
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "loop_strategies", "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "--rounds ROUNDS" in done.stdout and "--pool POOL" in done.stdout

@@ -344,13 +344,18 @@ _METHOD_CHECKS = {
 
 
 def dataset_problems(c: Any, s: DatasetStats) -> list[str]:
+    """What keeps the snapshot from training `c`, as the config error's English."""
+    return [str(problem) for problem in _dataset_problems(c, s)]
+
+
+def _dataset_problems(c: Any, s: DatasetStats) -> list[str | Text]:
     train_file = str(Path(s.data_dir) / s.files.get("train", "train.jsonl"))
     wrong_format = export_format_problem(c.method, s.export_format)
     if wrong_format:
-        return [str(wrong_format)]
+        return [wrong_format]
     train_columns = s.columns.get("train")
     if train_columns is None or s.rows.get("train", 0) == 0:
-        return [str(problem) for problem in train_rows_problems(c, 0, train_file=train_file)]
+        return train_rows_problems(c, 0, train_file=train_file)
     missing = missing_columns(c.method, train_columns)
     if missing:
         return [
@@ -366,9 +371,9 @@ def dataset_problems(c: Any, s: DatasetStats) -> list[str]:
         ]
     n = s.rows["train"]
     if n < MIN_TRAIN_ROWS[c.method]:
-        return [str(problem) for problem in train_rows_problems(c, n)]
-    p: list[str] = _kto_data_problems(c, s) if c.method == "kto" else []
-    return p + [str(problem) for problem in train_rows_problems(c, n)]
+        return train_rows_problems(c, n)
+    p: list[str | Text] = [*_kto_data_problems(c, s)] if c.method == "kto" else []
+    return p + train_rows_problems(c, n)
 
 
 def _kto_data_problems(c: Any, s: DatasetStats) -> list[str]:
